@@ -1,0 +1,36 @@
+"""vproc: video enhancement through graphs of CUDA/CPU nodes."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="vproc",
+    version="0.1.0",
+    description="Enhance video files and live streams: temporal super-resolution, low-light, "
+                "denoising and skeletons as CUDA/CPU nodes in YAML graphs",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["vproc", "vproc.*"]),
+    package_data={"vproc": ["weights/*", "native/*.cu"]},
+    include_package_data=True,
+    install_requires=[
+        "av>=14",
+        "numpy>=1.26",
+        "numba>=0.60",
+        "opencv-python-headless>=4.9",
+        "torch>=2.2",
+        "ffmpeg-python>=0.2",
+        "typer>=0.12",
+        "pyyaml>=6",
+        "imageio-ffmpeg>=0.5",
+        "rich>=13",
+    ],
+    extras_require={
+        "cuda": ["cupy-cuda13x>=13.6"],  # CUDA 13 drivers; use cuda12 for CUDA 12
+        "cuda12": ["cupy-cuda12x>=13.6"],
+        "pose": ["mediapipe==0.10.14", "onnxruntime>=1.17"],
+        "ray": ["ray[default]>=2.9"],
+        "test": ["pytest>=8", "pytest-timeout>=2"],
+    },
+    entry_points={"console_scripts": ["vproc=vproc.cli:main"]},
+)

@@ -1,0 +1,185 @@
+"""The ``vproc`` command. Every command is one library call; errors are handled in one place.
+
+Heavy modules (PyAV, numpy, OpenCV, torch, CuPy) are imported inside the commands that need
+them, so ``vproc --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import VprocError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="vproc: enhance video files and streams through graphs of CUDA/CPU nodes.")
+_state = {"debug": False}
+
+_DEVICE = typer.Option(None, "--device", help="auto | cpu | cuda (overrides the graph's device)")
+_ON_ERROR = typer.Option("stop", "--on-error", help="on a decode error mid-stream: stop, or skip the broken frames")
+_JSON = typer.Option(False, "--json", help="print the run's statistics as JSON on stdout at the end")
+_PROGRESS = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)")
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="show tracebacks and FFmpeg commands"),
+          quiet: bool = typer.Option(False, "--quiet", "-q", help="only errors on stderr")) -> None:
+    _state["debug"] = debug
+    level = logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING
+    logging.basicConfig(level=level, format="vproc: %(levelname)s: %(message)s", stream=sys.stderr)
+
+
+def _report(stats, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(stats.to_dict(), indent=2))
+        return
+    note = " (interrupted)" if stats.interrupted else ""
+    typer.echo(f"wrote {stats.output}: {stats.frames_out} frames from {stats.frames_in} in "
+               f"{stats.wall_s:.1f}s ({stats.fps:.1f} fps){note}", err=True)
+
+
+def _run(graph, input: str, output: str, sets, device, on_error, progress, as_json) -> None:
+    from . import pipeline
+    from .progress import progress_bar
+
+    with progress_bar(Path(input).name, progress) as update:
+        stats = pipeline.run(graph, input, output, sets=sets or (), device=device, on_error=on_error, progress=update)
+    _report(stats, as_json)
+
+
+@app.command("run")
+def run_cmd(graph: Path = typer.Argument(..., help="YAML graph file"),
+            input: str = typer.Option(..., "--input", "-i", help="input file"),
+            output: str = typer.Option(..., "--output", "-o", help="output file"),
+            set_: Optional[List[str]] = typer.Option(None, "--set", help="override a parameter: node.param=value (repeatable; output.crf=20 too)"),
+            device: Optional[str] = _DEVICE, on_error: str = _ON_ERROR, progress: Optional[bool] = _PROGRESS,
+            as_json: bool = _JSON) -> None:
+    """Run a YAML graph on a file: decode, process, encode (audio and subtitles kept)."""
+    _run(str(graph), input, output, set_, device, on_error, progress, as_json)
+
+
+@app.command()
+def transcode(input: str = typer.Argument(..., help="input file"),
+              output: str = typer.Argument(..., help="output file"),
+              scale: Optional[float] = typer.Option(None, "--scale", help="resize by this factor"),
+              width: Optional[int] = typer.Option(None, "--width", help="resize to this width (-1: keep aspect)"),
+              height: Optional[int] = typer.Option(None, "--height", help="resize to this height (-1: keep aspect)"),
+              interp: str = typer.Option("bicubic", "--interp", help="bicubic | lanczos | area | bilinear | nearest"),
+              codec: str = typer.Option("libx264", "--codec", help="FFmpeg video encoder"),
+              crf: Optional[float] = typer.Option(None, "--crf", help="constant quality (default 18 for x264/x265)"),
+              bitrate: Optional[str] = typer.Option(None, "--bitrate", help="target bitrate, e.g. 4M (instead of --crf)"),
+              preset: Optional[str] = typer.Option(None, "--preset", help="encoder preset, e.g. veryfast"),
+              pix_fmt: Optional[str] = typer.Option(None, "--pix-fmt", help="pixel format of the encoded video"),
+              audio: str = typer.Option("copy", "--audio", help="copy | aac | none"),
+              ffmpeg_arg: Optional[List[str]] = typer.Option(None, "--ffmpeg-arg", help="extra FFmpeg output argument (repeatable)"),
+              device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+              on_error: str = _ON_ERROR, progress: Optional[bool] = _PROGRESS, as_json: bool = _JSON) -> None:
+    """Transcode a file with a graph built from flags (no flags: decode and re-encode)."""
+    from .pipeline import transcode_graph
+
+    graph = transcode_graph(scale=scale, width=width, height=height, interp=interp, device=device,
+                            output=dict(codec=codec, crf=crf, bitrate=bitrate, preset=preset, pix_fmt=pix_fmt,
+                                        audio=audio, args=list(ffmpeg_arg or [])))
+    _run(graph, input, output, (), None, on_error, progress, as_json)
+
+
+@app.command()
+def check(graph: Path = typer.Argument(..., help="YAML graph file"),
+          input: Optional[str] = typer.Option(None, "--input", "-i", help="also open every node for this input and show each edge's format"),
+          set_: Optional[List[str]] = typer.Option(None, "--set", help="override a parameter: node.param=value"),
+          device: Optional[str] = _DEVICE) -> None:
+    """Validate a graph (schema, params, wiring) and print the plan; nothing is processed."""
+    from .graph import load_graph
+
+    g = load_graph(str(graph), set_ or ())
+    typer.echo(g.describe())
+    if input:
+        from .io.source import Source
+        from .runtime import Runtime
+
+        with Source(input) as src:
+            rt = Runtime(g, src, sink=None, device=device)
+            try:
+                infos = rt.open_nodes()
+            finally:
+                rt.close_nodes()
+        for name, info in infos.items():
+            typer.echo(f"  {name}: {info.width}x{info.height} {info.format} rate={info.rate} "
+                       f"time_base={info.time_base} matrix={info.color.matrix} range={info.color.range}")
+    typer.echo("ok")
+
+
+@app.command()
+def nodes() -> None:
+    """List every node kind with its parameters, types and defaults."""
+    from . import registry
+    from .params import describe_type, param_fields
+
+    for kind, cls in registry.kinds().items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        typer.echo(f"{kind}: {doc}  [devices: {', '.join(cls.devices)}; inputs: {cls.inputs if cls.inputs > 0 else '1+'}]")
+        for f, tp in param_fields(cls.Params):
+            typer.echo(f"    {f.name}: {describe_type(tp)} = {f.default!r}  {f.metadata.get('help', '')}")
+
+
+@app.command()
+def probe(input: str = typer.Argument(..., help="media file"),
+          as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """Show an input's streams: video size, format, bit depth, rate, colour; audio; subtitles."""
+    from .io.source import probe as probe_media
+
+    info = probe_media(input)
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    v = info["video"]
+    typer.echo(f"{info['url']}: {info['format']}, duration {info['duration']}s")
+    typer.echo(f"  video #{v['stream']}: {v['codec']} {v['width']}x{v['height']} {v['pix_fmt']} ({v['bit_depth']} bit) "
+               f"rate {v['rate']} time_base {v['time_base']} frames {v['frames']} colour {v['color']}")
+    for s in info["streams"]:
+        if s["index"] != v["stream"]:
+            typer.echo(f"  {s['type']} #{s['index']}: " + ", ".join(f"{k}={val}" for k, val in s.items() if k not in ("index", "type")))
+
+
+@app.command("eval")
+def eval_cmd(distorted: str = typer.Argument(..., help="processed video"),
+             reference: str = typer.Argument(..., help="reference video"),
+             json_out: Optional[Path] = typer.Option(None, "--json", help="write per-frame and mean metrics to this JSON file"),
+             per_frame: bool = typer.Option(False, "--per-frame", help="print one line per frame")) -> None:
+    """PSNR and SSIM (Y and RGB) of DISTORTED against REFERENCE, frames paired by time."""
+    from .metrics import evaluate_files
+
+    result = evaluate_files(distorted, reference)
+    if per_frame:
+        for row in result["frames"]:
+            typer.echo(f"t={row['time']:.3f}s  Y-PSNR {row['psnr_y']:.3f}  Y-SSIM {row['ssim_y']:.4f}  "
+                       f"RGB-PSNR {row['psnr_rgb']:.3f}  RGB-SSIM {row['ssim_rgb']:.4f}")
+    m = result["mean"]
+    typer.echo(f"{result['count']} frames: Y-PSNR {m['psnr_y']:.3f} dB  Y-SSIM {m['ssim_y']:.4f}  "
+               f"RGB-PSNR {m['psnr_rgb']:.3f} dB  RGB-SSIM {m['ssim_rgb']:.4f}")
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; a VprocError is one line on stderr and exit code 2."""
+    try:
+        app(args=argv, prog_name="vproc")  # standalone: usage errors and --help exit by themselves
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    except VprocError as exc:
+        if _state["debug"]:
+            traceback.print_exc()
+        typer.echo(f"vproc: error: {exc}", err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

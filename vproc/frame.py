@@ -1,0 +1,169 @@
+"""Frame and StreamInfo: what flows along the edges of a graph and what describes an edge.
+
+A :class:`Frame` carries pixels plus the decoder's own timestamp: ``pts`` in units of
+``time_base``. Timestamps are only ever rescaled, never rebuilt from a frame index, so variable
+frame rates and A/V sync survive any graph. (Shape learned from torchcodec's ``_frame.py`` and
+PyAV's ``av/frame.py``.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+from .formats import PixelFormat, get_format
+
+
+@dataclass(frozen=True)
+class ColorInfo:
+    """Colour metadata, with FFmpeg's names (``bt709``, ``tv``/``pc``, ...); None = unspecified."""
+
+    matrix: str | None = None  # colorspace: bt709, bt470bg, smpte170m, bt2020nc, ...
+    range: str | None = None  # "tv" (limited) or "pc" (full)
+    primaries: str | None = None
+    transfer: str | None = None
+
+    @property
+    def full_range(self) -> bool:
+        return self.range == "pc"
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """Everything a node needs to know about the frames on one edge before the first arrives.
+
+    ``rate`` is the nominal frame rate (None when unknown); real frames may still come at a
+    variable rate, and their ``pts`` is what counts. ``frames`` is the expected frame count,
+    used for progress and ETA only (None when the container does not say).
+    """
+
+    width: int
+    height: int
+    format: str
+    time_base: Fraction
+    rate: Fraction | None = None
+    color: ColorInfo = ColorInfo()
+    frames: int | None = None
+    device: str = "cpu"
+    sample_aspect_ratio: Fraction | None = None
+
+    def __post_init__(self):
+        if self.width <= 0 or self.height <= 0:
+            raise ConfigError(f"stream size must be positive (got {self.width}x{self.height})")
+        get_format(self.format)
+        if not isinstance(self.time_base, Fraction) or self.time_base <= 0:
+            raise ConfigError(f"time_base must be a positive Fraction (got {self.time_base!r})")
+
+    @property
+    def pixel_format(self) -> PixelFormat:
+        return get_format(self.format)
+
+    @property
+    def bit_depth(self) -> int:
+        return self.pixel_format.bits
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    def replace(self, **changes: Any) -> StreamInfo:
+        """A copy with some fields changed (the usual way a node declares its output)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _device_of(array) -> str:
+    return "cpu" if isinstance(array, np.ndarray) else "cuda"
+
+
+@dataclass(eq=False)
+class Frame:
+    """One video frame.
+
+    ``data`` holds the pixels as ``format`` lays them out (see :mod:`vproc.formats`): a numpy or
+    CuPy array, or a tuple of per-plane arrays. ``pts`` is an int in ``time_base`` units, straight
+    from the decoder. ``meta`` carries side data (pose keypoints, scene statistics, metrics) and
+    travels with the frame through the graph.
+
+    Frames are shared between the consumers of a branching graph, so nodes must treat an input
+    frame's arrays as read-only and return new frames (decoder views are marked read-only).
+    """
+
+    data: Any
+    pts: int
+    time_base: Fraction
+    format: str
+    meta: dict[str, Any] = field(default_factory=dict)
+    duration: int | None = None
+    # The decoded av.VideoFrame that ``data`` views, when the pixels are unchanged: lets the sink
+    # hand it back to FFmpeg without building a new one. Never set by nodes.
+    _av_frame: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        fmt = get_format(self.format)
+        planes = self.planes
+        if len(planes) != len(fmt.planes):
+            raise ConfigError(
+                f"frame of format {self.format} needs {len(fmt.planes)} planes (got {len(planes)})"
+            )
+        h, w = planes[0].shape[:2]
+        for plane, shape in zip(planes, fmt.plane_shapes(w, h)):
+            if tuple(plane.shape) != shape:
+                raise ConfigError(
+                    f"{self.format} plane of shape {tuple(plane.shape)} does not fit a {w}x{h} "
+                    f"image (expected {shape})"
+                )
+            if plane.dtype != fmt.dtype:
+                raise ConfigError(f"{self.format} plane has dtype {plane.dtype} (expected {fmt.dtype})")
+        if not isinstance(self.pts, (int, np.integer)):
+            raise ConfigError(f"pts must be an int (got {type(self.pts).__name__})")
+        self.pts = int(self.pts)
+
+    @property
+    def planes(self) -> tuple:
+        """The pixel planes as a tuple, whatever the layout of ``data``."""
+        if isinstance(self.data, tuple):
+            return self.data
+        if len(get_format(self.format).planes) > 1:  # one (C, H, W) array of equal planes
+            return tuple(self.data)
+        return (self.data,)
+
+    @property
+    def width(self) -> int:
+        return int(self.planes[0].shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.planes[0].shape[0])
+
+    @property
+    def device(self) -> str:
+        return _device_of(self.planes[0])
+
+    @property
+    def time(self) -> Fraction:
+        """Presentation time in seconds, exactly."""
+        return self.pts * self.time_base
+
+    def with_data(self, data: Any, format: str | None = None, **changes: Any) -> Frame:
+        """A new frame with other pixels and the same timing and (copied) side data."""
+        return Frame(
+            data=data,
+            pts=changes.pop("pts", self.pts),
+            time_base=changes.pop("time_base", self.time_base),
+            format=format or self.format,
+            meta=changes.pop("meta", dict(self.meta)),
+            duration=changes.pop("duration", self.duration),
+        )
+
+    def __repr__(self) -> str:
+        p0 = self.planes[0]
+        return (
+            f"Frame({self.width}x{self.height} {self.format}, dtype={p0.dtype}, "
+            f"device={self.device}, pts={self.pts}, time_base={self.time_base}, "
+            f"meta={sorted(self.meta)})"
+        )

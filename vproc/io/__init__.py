@@ -1,0 +1,1 @@
+"""Reading and writing media: PyAV sources, FFmpeg sinks, and the conversions between them."""

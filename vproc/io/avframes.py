@@ -1,0 +1,88 @@
+"""Conversions between PyAV's VideoFrame and vproc's Frame, and FFmpeg's colour names.
+
+Decoded frames become Frames whose arrays are read-only numpy *views* of the decoder's planes
+(no copy); the other way, a Frame still viewing an untouched decoder frame hands that frame back.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from ..formats import FORMATS, get_format
+from ..frame import ColorInfo, Frame
+
+# FFmpeg's enum values (libavutil/pixfmt.h, stable ABI) -> the names its command line takes.
+COLORSPACES = {0: "gbr", 1: "bt709", 4: "fcc", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m",
+               8: "ycgco", 9: "bt2020nc", 10: "bt2020c", 14: "ictcp"}
+PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "film",
+             9: "bt2020", 10: "smpte428", 11: "smpte431", 12: "smpte432", 22: "jedec-p22"}
+TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte240m", 8: "linear",
+             9: "log100", 10: "log316", 11: "iec61966-2-4", 12: "bt1361e", 13: "iec61966-2-1",
+             14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 17: "smpte428", 18: "arib-std-b67"}
+RANGES = {1: "tv", 2: "pc"}
+
+
+def color_info(obj, pix_fmt: str = "") -> ColorInfo:
+    """ColorInfo of a codec context or VideoFrame (both carry FFmpeg's colour fields)."""
+    rng = RANGES.get(int(obj.color_range or 0))
+    if rng is None and pix_fmt.startswith("yuvj"):
+        rng = "pc"  # the deprecated J formats mean full range
+    return ColorInfo(
+        matrix=COLORSPACES.get(int(obj.colorspace or 2)),
+        range=rng,
+        primaries=PRIMARIES.get(int(obj.color_primaries or 2)),
+        transfer=TRANSFERS.get(int(obj.color_trc or 2)),
+    )
+
+
+def plane_views(avf: av.VideoFrame, fmt_name: str, writable: bool = False) -> tuple[np.ndarray, ...]:
+    """Numpy views of an av.VideoFrame's planes, cropped from their line padding.
+
+    Read-only unless ``writable`` (for filling a frame vproc allocated itself): decoded frames
+    are shared by every consumer of a branching graph.
+    """
+    fmt = get_format(fmt_name)
+    views = []
+    for plane, spec, shape in zip(avf.planes, fmt.planes, fmt.plane_shapes(avf.width, avf.height)):
+        row = plane.line_size // fmt.dtype.itemsize
+        arr = np.frombuffer(plane, fmt.dtype)[: shape[0] * row].reshape(shape[0], row)
+        arr = arr[:, : shape[1] * spec.channels]
+        if spec.channels > 1:
+            arr = arr.reshape(shape)
+        arr.flags.writeable = writable
+        views.append(arr)
+    return tuple(views)
+
+
+def from_av(avf: av.VideoFrame, fmt_name: str | None = None, time_base: Fraction | None = None) -> Frame:
+    """A Frame viewing ``avf``'s planes; ``fmt_name`` forces a conversion (a copy) first."""
+    name = fmt_name or avf.format.name
+    if avf.format.name != get_format(name).av_name:
+        avf = avf.reformat(format=get_format(name).av_name)
+    tb = time_base or avf.time_base
+    planes = plane_views(avf, name)
+    fmt = get_format(name)
+    if fmt.ffmpeg_name == "gbrpf32le":  # FFmpeg keeps G, B, R; vproc's rgbpf32 is R, G, B
+        planes = (planes[2], planes[0], planes[1])
+    data = planes[0] if len(planes) == 1 else planes
+    keep = avf if name in FORMATS and fmt.ffmpeg_name is None else None
+    return Frame(data, int(avf.pts), Fraction(tb), name, duration=avf.duration or None, _av_frame=keep)
+
+
+def to_av(frame: Frame) -> av.VideoFrame:
+    """An av.VideoFrame with the Frame's pixels and pts (no copy when it still views one)."""
+    avf = frame._av_frame
+    if avf is None:
+        fmt = get_format(frame.format)
+        avf = av.VideoFrame(frame.width, frame.height, fmt.av_name)
+        planes = frame.planes
+        if fmt.ffmpeg_name == "gbrpf32le":
+            planes = (planes[1], planes[2], planes[0])
+        for dst, src in zip(plane_views(avf, fmt.name, writable=True), planes):
+            np.copyto(dst, src, casting="no")
+    avf.pts = frame.pts
+    avf.time_base = frame.time_base
+    return avf

@@ -1,0 +1,78 @@
+"""The Node contract. This docstring is the whole of it; the runtime enforces it.
+
+A node is one processing step of a graph. Its kind is registered with
+:func:`vproc.registry.register`; its parameters are a frozen dataclass ``Params`` whose fields
+(name, type, default, and ``metadata={"help": ...}``) are also its documentation.
+
+Lifecycle, driven by the runtime, one node instance per graph node::
+
+    node = Kind(params, device)        # cheap: no allocation, no I/O
+    out_info = node.open(*in_infos)    # once, before the first frame: allocate, compile kernels,
+                                       # load weights; return the StreamInfo of the output
+    node.process(*frames) -> [Frame]   # per input frame: 0..n frames out, pts strictly increasing
+    node.flush() -> [Frame]            # once, at end of stream: drain what is held back
+    node.close()                       # iff open() returned, also when anything failed
+
+Rules:
+
+- ``open`` receives one StreamInfo per input, in the order of the node's ``in:`` list, and
+  declares the output format, size, rate and time base. A node that cannot work on what it is
+  given raises :class:`~vproc.errors.ConfigError` there, before any decoding.
+- ``process`` receives one frame per input. With several inputs, the first is the primary: it
+  drives the node, and every other input contributes its latest frame whose time is at or before
+  the primary's (sample-and-hold, as FFmpeg's framesync), so branches at other rates still pair.
+- Input frames are shared with other consumers: never write into their arrays.
+- Output pts are the input's, rescaled if the time base changes; never rebuilt from a counter.
+- A node that holds frames back (temporal windows, recurrence) sets ``latency`` (frames it
+  delays its output by) and ``warmup`` (frames of context it needs before its first correct
+  output); engines that cut a video into segments start each segment ``warmup`` frames early.
+- ``devices`` names where the node can run; the runtime picks one and passes it in as
+  ``self.device`` ("cpu" or "cuda").
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .frame import Frame, StreamInfo
+
+
+@dataclass(frozen=True)
+class NoParams:
+    """For nodes without parameters."""
+
+
+class Node(abc.ABC):
+    """Base class of every node kind; see the module docstring for the contract."""
+
+    kind: ClassVar[str] = ""
+    Params: ClassVar[type] = NoParams
+    inputs: ClassVar[int] = 1  # how many inputs the node takes; -1 means one or more
+    devices: ClassVar[tuple[str, ...]] = ("cpu",)
+    latency: int = 0
+    warmup: int = 0
+
+    def __init__(self, params=None, device: str = "cpu", name: str | None = None):
+        self.params = params if params is not None else self.Params()
+        self.device = device
+        self.name = name or self.kind
+
+    def open(self, *infos: StreamInfo) -> StreamInfo:
+        """Prepare for a stream and declare the output; the default passes the input through."""
+        return infos[0]
+
+    @abc.abstractmethod
+    def process(self, *frames: Frame) -> list[Frame]:
+        """Frames out for one frame in (one per input); may be empty."""
+
+    def flush(self) -> list[Frame]:
+        """Frames still held at the end of the stream; stateless nodes hold none."""
+        return []
+
+    def close(self) -> None:
+        """Release what open() took."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} kind={self.kind} device={self.device}>"

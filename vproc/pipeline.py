@@ -1,0 +1,59 @@
+"""The library calls behind the commands: run a graph on a file, build a graph from flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .graph import Graph, build_graph, load_graph
+from .runtime import RunStats, Runtime
+
+
+def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] | tuple[str, ...] = (),
+        device: str | None = None, on_error: str = "stop", progress=None, overwrite: bool = True) -> RunStats:
+    """Decode ``input``, run it through ``graph`` and encode ``output``; returns the statistics.
+
+    ``graph`` is a :class:`Graph` or the path of a YAML file; ``sets`` are ``node.param=value``
+    overrides; ``progress`` is called as ``progress(frames_done, frames_expected)``.
+    """
+    from .io.sink import FFmpegSink
+    from .io.source import Source
+
+    if not isinstance(graph, Graph):
+        graph = load_graph(graph, sets)
+    elif sets:
+        raise ConfigError("overrides apply when the graph is loaded: pass sets to load_graph()")
+    if device is not None and device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"device must be auto, cpu or cuda (got {device!r})")
+    if Path(input).resolve() == Path(output).resolve():
+        raise ConfigError(f"output '{output}' would overwrite the input")
+    sink = FFmpegSink(output, graph.output, overwrite=overwrite, source_url=input)  # checks before decoding
+    source = Source(input, on_error=on_error,
+                    audio=graph.output.audio != "none", subtitles=graph.output.subtitles != "none")
+    sink.attach_passthrough(source.passthrough)
+    return Runtime(graph, source, sink, device=device, progress=progress).run()
+
+
+def transcode_graph(*, scale: float | None = None, width: int | None = None, height: int | None = None,
+                    interp: str = "bicubic", pix_fmt_convert: str | None = None,
+                    output: dict[str, Any] | None = None, device: str = "auto") -> Graph:
+    """The graph ``vproc transcode`` runs, built from its flags (no flags: decode and re-encode)."""
+    nodes: dict[str, dict] = {}
+    last = "source"
+    if scale is not None or width is not None or height is not None:
+        params: dict[str, Any] = {"interp": interp}
+        if scale is not None:
+            params["scale"] = scale
+        if width is not None:
+            params["width"] = width
+        if height is not None:
+            params["height"] = height
+        nodes["resize"] = {"type": "resize", "in": last, "params": params}
+        last = "resize"
+    if pix_fmt_convert is not None:
+        nodes["convert"] = {"type": "convert", "in": last, "params": {"format": pix_fmt_convert}}
+        last = "convert"
+    out = {k: v for k, v in (output or {}).items() if v is not None}
+    out["in"] = last
+    return build_graph({"version": 1, "device": device, "nodes": nodes, "output": out}, name="transcode")

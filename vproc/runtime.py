@@ -1,0 +1,357 @@
+"""The scheduler: decode, every node and encode run as overlapping stages.
+
+Each stage is a thread joined to the next by a bounded inbox, so a slow stage applies
+back-pressure upstream and memory stays bounded however long the file is (numpy, OpenCV, PyAV and
+the FFmpeg pipe release the GIL while they work, so the stages really overlap). A node's inbox
+takes the frames of all its inputs, tagged by port; frames are buffered per port and paired by
+time (see :mod:`vproc.node`), which keeps diamond-shaped graphs free of deadlock.
+
+The runtime enforces the Node contract: ``open`` in topological order before any frame, ``close``
+exactly for the nodes whose ``open`` returned, after success and failure alike, output pts
+strictly increasing. The first error anywhere stops every stage and removes the partial output;
+Ctrl-C instead stops reading, drains the graph and finishes a valid file.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from . import device as devices
+from . import registry
+from .errors import ConfigError, NodeError, VprocError
+from .frame import Frame, StreamInfo
+from .graph import SOURCE, Graph
+from .node import Node
+
+log = logging.getLogger("vproc")
+
+_EOF = object()  # end-of-stream marker on a port
+INBOX_FRAMES = 4  # frames a node may have waiting: enough to overlap stages, small for memory
+SINK_INBOX = 64  # the sink also takes audio packets, several per video frame
+
+
+class Aborted(Exception):
+    """Raised inside a stage when another stage failed and everything is stopping."""
+
+
+class _Inbox:
+    """A bounded queue of ``(port, item)`` that gives up when the run is aborted."""
+
+    def __init__(self, size: int, abort: threading.Event):
+        self._q: queue.Queue = queue.Queue(maxsize=size)
+        self._abort = abort
+
+    def put(self, port: int, item: Any) -> None:
+        while True:
+            try:
+                self._q.put((port, item), timeout=0.1)
+                return
+            except queue.Full:
+                if self._abort.is_set():
+                    raise Aborted from None
+
+    def get(self) -> tuple[int, Any]:
+        while True:
+            try:
+                return self._q.get(timeout=0.1)
+            except queue.Empty:
+                if self._abort.is_set():
+                    raise Aborted from None
+
+
+@dataclass
+class StageStats:
+    """Counters of one stage: frames in and out, and seconds spent working (not waiting)."""
+
+    name: str
+    kind: str
+    device: str = "cpu"
+    frames_in: int = 0
+    frames_out: int = 0
+    busy_s: float = 0.0
+
+
+@dataclass
+class RunStats:
+    """What a run did, for ``--json`` and the summary line."""
+
+    frames_in: int = 0
+    frames_out: int = 0
+    wall_s: float = 0.0
+    skipped_corrupt: int = 0
+    interrupted: bool = False
+    output: str = ""
+    stages: list[StageStats] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames_out / self.wall_s if self.wall_s > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["fps"] = round(self.fps, 3)
+        out["wall_s"] = round(self.wall_s, 3)
+        for s in out["stages"]:
+            s["busy_s"] = round(s["busy_s"], 4)
+        return out
+
+
+@dataclass
+class _NodeRun:
+    spec_id: str
+    node: Node
+    inputs: tuple[str, ...]
+    inbox: _Inbox
+    stats: StageStats
+    opened: bool = False
+    last_time: Any = None  # time of the last frame emitted, to enforce increasing pts
+
+
+class Runtime:
+    """Runs one graph from one source into one sink.
+
+    ``source`` is a :class:`~vproc.io.source.Source`-like object (``info``, ``passthrough``,
+    ``items()``, ``stop()``, ``stats``, ``close()``); ``sink`` an
+    :class:`~vproc.io.sink.FFmpegSink`-like one (``open``, ``write``, ``write_packet``, ``close``,
+    ``abort``, ``frames_written``). Both are closed by the runtime.
+    """
+
+    def __init__(self, graph: Graph, source, sink, *, device: str | None = None,
+                 progress: Callable[[int, int | None], None] | None = None):
+        self.graph = graph
+        self.source = source
+        self.sink = sink
+        self.device = device or graph.device
+        self.progress = progress
+        self.stats = RunStats()
+        self._abort = threading.Event()
+        self._errors: list[BaseException] = []
+        self._runs: dict[str, _NodeRun] = {}
+        self._sink_inbox = _Inbox(SINK_INBOX, self._abort)
+        self._sink_stats = StageStats("output", "encode")
+        self._source_stats = StageStats("source", "decode")
+        self.infos: dict[str, StreamInfo] = {}
+
+    # -- set-up ------------------------------------------------------------------------------
+    def open_nodes(self) -> dict[str, StreamInfo]:
+        """Instantiate and open every node in order; returns the StreamInfo of every edge."""
+        self.infos = {SOURCE: self.source.info}
+        for spec in self.graph.nodes.values():
+            cls = registry.get(spec.type)
+            dev = devices.resolve(spec.device or self.device, cls.devices, who=f"node '{spec.id}' ({spec.type})")
+            node = cls(spec.params, dev, spec.id)
+            run = _NodeRun(spec.id, node, spec.inputs, _Inbox(INBOX_FRAMES, self._abort),
+                           StageStats(spec.id, spec.type, dev))
+            self._runs[spec.id] = run
+            try:
+                info = node.open(*(self.infos[i] for i in spec.inputs))
+            except VprocError as exc:
+                raise type(exc)(f"node '{spec.id}' ({spec.type}): {exc}") from None
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"node '{spec.id}' ({spec.type}) cannot open: {exc}") from None
+            run.opened = True
+            if not isinstance(info, StreamInfo):
+                raise NodeError(f"node '{spec.id}' ({spec.type}): open() must return a StreamInfo, not {type(info).__name__}")
+            self.infos[spec.id] = info
+        return self.infos
+
+    def close_nodes(self) -> None:
+        """Close every node whose open() returned, in reverse order; errors are logged."""
+        for run in reversed(list(self._runs.values())):
+            if run.opened:
+                run.opened = False
+                try:
+                    run.node.close()
+                except Exception as exc:  # a failing close must not hide the first error
+                    log.warning("node '%s' failed to close: %s", run.spec_id, exc)
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self) -> RunStats:
+        """Process the whole input; returns the statistics. Raises the first error of any stage."""
+        start = time.perf_counter()
+        try:
+            self.open_nodes()
+            out_info = self.infos[self.graph.output_in]
+            self.sink.open(out_info)
+            threads = [threading.Thread(target=self._guard, args=(self._source_loop,), name="source", daemon=True)]
+            threads += [threading.Thread(target=self._guard, args=(self._node_loop, r), name=f"node:{r.spec_id}", daemon=True)
+                        for r in self._runs.values()]
+            threads.append(threading.Thread(target=self._guard, args=(self._sink_loop,), name="sink", daemon=True))
+            for t in threads:
+                t.start()
+            self._wait(threads)
+            if self._errors:
+                raise self._errors[0]
+            self.sink.close()
+        except BaseException:
+            self._abort.set()
+            self.sink.abort()
+            raise
+        finally:
+            self.close_nodes()
+            self.source.close()
+            self._finish_stats(start)
+        return self.stats
+
+    def _wait(self, threads: list[threading.Thread]) -> None:
+        total = getattr(self.source.info, "frames", None)
+        interrupts = 0
+        while True:
+            try:
+                for t in threads:
+                    while t.is_alive():
+                        t.join(timeout=0.2)
+                        if self.progress:
+                            self.progress(self.sink.frames_written, total)
+                if self.progress:
+                    self.progress(self.sink.frames_written, total)
+                return
+            except KeyboardInterrupt:
+                interrupts += 1
+                if interrupts > 1 or self._abort.is_set():
+                    self._abort.set()
+                    raise
+                self.stats.interrupted = True
+                log.warning("interrupted: finishing the output with what was read (Ctrl-C again to abort)")
+                self.source.stop()
+
+    def _guard(self, loop, *args) -> None:
+        try:
+            loop(*args)
+        except Aborted:
+            pass
+        except BaseException as exc:
+            if not self._abort.is_set():
+                self._errors.append(exc)
+            self._abort.set()
+
+    def _emit(self, producer: str, frames: list[Frame]) -> None:
+        for frame in frames:
+            for run in self._runs.values():
+                for port, name in enumerate(run.inputs):
+                    if name == producer:
+                        run.inbox.put(port, frame)
+            if producer == self.graph.output_in:
+                self._sink_inbox.put(0, frame)
+
+    def _emit_eof(self, producer: str) -> None:
+        self._emit(producer, [_EOF])  # the same fan-out; consumers recognise the marker
+
+    def _source_loop(self) -> None:
+        st = self._source_stats
+        items = self.source.items()
+        while True:
+            t0 = time.perf_counter()
+            item = next(items, _EOF)
+            st.busy_s += time.perf_counter() - t0
+            if item is _EOF:
+                break
+            if isinstance(item, Frame):
+                st.frames_out += 1
+                self._emit(SOURCE, [item])
+            else:
+                self._sink_inbox.put(1, item)
+        self._emit_eof(SOURCE)
+        self._sink_inbox.put(1, _EOF)
+
+    def _node_loop(self, run: _NodeRun) -> None:
+        n = len(run.inputs)
+        buffers: list[deque] = [deque() for _ in range(n)]
+        held: list[Frame | None] = [None] * n
+        eof = [False] * n
+        while not (eof[0] and not buffers[0]):
+            port, item = run.inbox.get()
+            if item is _EOF:
+                eof[port] = True
+            else:
+                buffers[port].append(item)
+            while buffers[0]:
+                picked = _pick_inputs(buffers, held, eof, run.inputs)
+                if picked is None:
+                    break  # a secondary input has not caught up yet
+                buffers[0].popleft()
+                self._call(run, run.node.process, picked)
+        for port in range(1, n):  # drain secondaries so their producers never block on us
+            while not eof[port]:
+                p, item = run.inbox.get()
+                eof[p] = eof[p] or item is _EOF
+        self._call(run, run.node.flush, ())
+        self._emit_eof(run.spec_id)
+
+    def _call(self, run: _NodeRun, method, frames) -> None:
+        st = run.stats
+        st.frames_in += 1 if frames else 0
+        t0 = time.perf_counter()
+        try:
+            out = method(*frames)
+        except VprocError as exc:
+            raise type(exc)(f"node '{run.spec_id}' ({run.node.kind}): {exc}") from exc
+        except Exception as exc:
+            when = f" at t={float(frames[0].time):.3f}s" if frames else " while flushing"
+            raise NodeError(f"node '{run.spec_id}' ({run.node.kind}) failed{when}: {type(exc).__name__}: {exc}") from exc
+        st.busy_s += time.perf_counter() - t0
+        if out is None or not isinstance(out, (list, tuple)):
+            raise NodeError(f"node '{run.spec_id}' ({run.node.kind}) must return a list of frames, not {type(out).__name__}")
+        last = run.last_time
+        for f in out:
+            if last is not None and f.time <= last:
+                raise NodeError(f"node '{run.spec_id}' ({run.node.kind}) emitted pts out of order (t={float(f.time):.6f}s after t={float(last):.6f}s)")
+            last = f.time
+        run.last_time = last
+        st.frames_out += len(out)
+        self._emit(run.spec_id, list(out))
+
+    def _sink_loop(self) -> None:
+        st = self._sink_stats
+        open_ports = {0, 1}
+        while open_ports:
+            port, item = self._sink_inbox.get()
+            if item is _EOF:
+                open_ports.discard(port)
+                continue
+            t0 = time.perf_counter()
+            if port == 0:
+                self.sink.write(item)
+                st.frames_in += 1
+            else:
+                self.sink.write_packet(item)
+            st.busy_s += time.perf_counter() - t0
+
+    def _finish_stats(self, start: float) -> None:
+        s = self.stats
+        s.wall_s = time.perf_counter() - start
+        s.frames_in = self._source_stats.frames_out
+        s.frames_out = self.sink.frames_written
+        self._sink_stats.frames_out = self.sink.frames_written
+        src_stats = getattr(self.source, "stats", None)
+        s.skipped_corrupt = getattr(src_stats, "corrupt_skipped", 0)
+        s.notices = list(getattr(self.sink, "notices", []))
+        s.output = getattr(self.sink, "target", "")
+        s.stages = [self._source_stats, *(r.stats for r in self._runs.values()), self._sink_stats]
+
+
+def _pick_inputs(buffers: list[deque], held: list, eof: list[bool], names) -> tuple[Frame, ...] | None:
+    """Frames for one process() call: the next primary frame plus, for every other input, its
+    latest frame at or before the primary's time (sample-and-hold); None while undecidable."""
+    primary = buffers[0][0]
+    t = primary.time
+    picked = [primary]
+    for port in range(1, len(buffers)):
+        buf = buffers[port]
+        while buf and buf[0].time <= t:  # everything at or before t: keep the latest
+            held[port] = buf.popleft()
+        if not buf and not eof[port]:
+            return None  # a later frame at or before t may still come
+        if held[port] is None:  # the input starts after t: use its first frame
+            if not buf:
+                raise NodeError(f"input '{names[port]}' produced no frames")
+            held[port] = buf[0]
+        picked.append(held[port])
+    return tuple(picked)
