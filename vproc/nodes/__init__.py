@@ -1,3 +1,3 @@
 """Built-in node kinds. Importing this module registers them; the list is explicit on purpose."""
 
-from . import convert, resize  # noqa: F401
+from . import convert, resize, stack  # noqa: F401

@@ -1,0 +1,32 @@
+# The two commands of the README. Both create the environment first (.venv), from scratch if needed.
+#   make demo  - make the sample clip and run the default graph on it
+#   make test  - run the test suite
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+# torch's CPU build: on the project's machines `torch==2.13.0` resolves to a local CPU wheel;
+# elsewhere pass e.g. TORCH="torch --index-url https://download.pytorch.org/whl/cpu".
+TORCH   ?= torch==2.13.0
+
+.PHONY: demo test env clean
+
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+env: $(VENV)/.installed
+
+demo: env
+	$(PY) samples/make_sample.py samples/sample.mp4
+	mkdir -p out
+	$(VENV)/bin/vproc run graphs/default.yaml -i samples/sample.mp4 -o out/sample_default.mp4
+	@echo "output: $(CURDIR)/out/sample_default.mp4"
+
+test: env
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) out samples/sample.mp4

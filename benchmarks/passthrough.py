@@ -1,0 +1,85 @@
+"""Passthrough benchmark: decode -> libx264 veryfast re-encode, vproc vs the ffmpeg CLI.
+
+    python benchmarks/passthrough.py [--frames 1000] [--size 1280x720] [--repeat 3]
+
+Both run the same FFmpeg binary and encoder settings on the same ~1000-frame 720p clip with
+audio, in this one run; each is timed as a whole command (process start included), best of
+``--repeat``. Prints fps of both and their ratio (target: vproc >= 0.9x ffmpeg).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from vproc.io.ffmpeg import ffmpeg_binary  # noqa: E402
+
+ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
+
+
+def make_clip(path: Path, frames: int, size: str, rate: int = 30) -> None:
+    seconds = frames / rate
+    subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y",
+                    "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                    "-frames:v", str(frames), "-t", f"{seconds}",
+                    "-c:v", "libx264", "-preset", "ultrafast", "-crf", "18", "-c:a", "aac", str(path)], check=True)
+
+
+def timed(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def count_frames(path: Path) -> int:
+    import av
+
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.demux(video=0) if _.size)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=1000)
+    ap.add_argument("--size", default="1280x720")
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        clip = tmp / "clip.mp4"
+        make_clip(clip, args.frames, args.size)
+        n = count_frames(clip)
+        runs = {
+            "ffmpeg CLI": [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(clip),
+                           *ENCODE, "-c:a", "copy", str(tmp / "ffmpeg.mp4")],
+            "vproc transcode": [sys.executable, "-m", "vproc", "-q", "transcode", str(clip), str(tmp / "vproc.mp4"),
+                                "--preset", "veryfast", "--crf", "23", "--pix-fmt", "yuv420p", "--no-progress"],
+        }
+        times: dict[str, list[float]] = {k: [] for k in runs}
+        for _ in range(args.repeat):  # interleaved, so drift in machine load hits both alike
+            for name, cmd in runs.items():
+                times[name].append(timed(cmd))
+        out_frames = {"ffmpeg CLI": count_frames(tmp / "ffmpeg.mp4"), "vproc transcode": count_frames(tmp / "vproc.mp4")}
+
+    print(f"\npassthrough: {n} frames {args.size} H.264 -> libx264 veryfast crf 23, audio copied; best of {args.repeat}")
+    print(f"| {'method':<16} | {'frames out':>10} | {'best s':>7} | {'median s':>8} | {'fps':>7} | {'vs ffmpeg':>9} |")
+    print(f"|{'-' * 18}|{'-' * 12}|{'-' * 9}|{'-' * 10}|{'-' * 9}|{'-' * 11}|")
+    ref_fps = n / min(times["ffmpeg CLI"])
+    for name, ts in times.items():
+        fps = n / min(ts)
+        print(f"| {name:<16} | {out_frames[name]:>10} | {min(ts):>7.2f} | {statistics.median(ts):>8.2f} | {fps:>7.1f} | {fps / ref_fps:>8.2f}x |")
+    ratio = (n / min(times["vproc transcode"])) / ref_fps
+    print(f"\nvproc / ffmpeg = {ratio:.2f} (target >= 0.90: {'met' if ratio >= 0.9 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    main()
