@@ -32,6 +32,14 @@ class NodeError(VprocError, RuntimeError):
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` when none is close."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""`` when none is close.
+
+    Choices that are exactly as close are all named (``'libx264' or 'libx265'``): picking one of
+    a tie would depend on spelling order, not on what the user meant.
+    """
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    score = {c: difflib.SequenceMatcher(None, c, word).ratio() for c in close}
+    best = sorted(c for c in close if score[c] == score[close[0]])
+    return " (did you mean " + " or ".join(f"'{c}'" for c in best) + "?)"

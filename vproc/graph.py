@@ -110,13 +110,14 @@ def _at(name: str, line: int) -> str:
 
 def _as_mapping(value: Any, where: str, name: str, line: int) -> LineDict:
     """``value`` as a LineDict (plain dicts from code get line 0, i.e. no line in messages)."""
-    if value is None:
-        value = {}
+    if value is None:  # an empty YAML block: it stands on its key's line
+        value = LineDict()
+        value.line, value.key_lines = line, {}
     if not isinstance(value, dict):
         raise ConfigError(f"{_at(name, line)}: {where} must be a mapping (got {type(value).__name__})")
     if not isinstance(value, LineDict):
         value = LineDict(value)
-        value.line, value.key_lines = line, {}
+        value.line, value.key_lines = 0, {}
     return value
 
 
@@ -176,9 +177,12 @@ def build_graph(doc: Any, overrides: dict[str, dict[str, Any]] | None = None, na
     # -- pass 2: params (overrides first, so they are validated like the file) -----------
     nodes: dict[str, NodeSpec] = {}
     for node_id, (body, line) in specs.items():
-        cls = registry.get(body["type"]) if isinstance(body["type"], str) else None
-        if cls is None:
+        if not isinstance(body["type"], str):
             raise ConfigError(f"{_at(name, body.line_of('type'))}: node '{node_id}': type must be a string")
+        try:
+            cls = registry.get(body["type"])
+        except ConfigError as exc:  # say which node asked for it, and where
+            raise ConfigError(f"{_at(name, body.line_of('type'))}: node '{node_id}': {exc}") from None
         values = dict(_as_mapping(body.get("params"), f"params of node '{node_id}'", name, line))
         values.update(overrides.pop(node_id, {}))
         node_device = values.pop("device", body.get("device"))

@@ -58,6 +58,8 @@ class _Inbox:
 
     def get(self) -> tuple[int, Any]:
         while True:
+            if self._abort.is_set():  # stop at once: what is still queued is discarded anyway
+                raise Aborted
             try:
                 return self._q.get(timeout=0.1)
             except queue.Empty:
@@ -133,6 +135,7 @@ class Runtime:
         self.stats = RunStats()
         self._abort = threading.Event()
         self._errors: list[BaseException] = []
+        self._done: dict[threading.Thread, threading.Event] = {}  # set by each stage when it ends
         self._runs: dict[str, _NodeRun] = {}
         self._sink_inbox = _Inbox(SINK_INBOX, self._abort)
         self._sink_stats = StageStats("output", "encode")
@@ -156,6 +159,8 @@ class Runtime:
                 raise type(exc)(f"node '{spec.id}' ({spec.type}): {exc}") from None
             except (ValueError, TypeError) as exc:
                 raise ConfigError(f"node '{spec.id}' ({spec.type}) cannot open: {exc}") from None
+            except Exception as exc:  # missing weights, a kernel that does not compile: name the node
+                raise NodeError(f"node '{spec.id}' ({spec.type}) failed to open: {type(exc).__name__}: {exc}") from exc
             run.opened = True
             if not isinstance(info, StreamInfo):
                 raise NodeError(f"node '{spec.id}' ({spec.type}): open() must return a StreamInfo, not {type(info).__name__}")
@@ -176,6 +181,7 @@ class Runtime:
     def run(self) -> RunStats:
         """Process the whole input; returns the statistics. Raises the first error of any stage."""
         start = time.perf_counter()
+        threads: list[threading.Thread] = []
         try:
             self.open_nodes()
             out_info = self.infos[self.graph.output_in]
@@ -184,6 +190,7 @@ class Runtime:
             threads += [threading.Thread(target=self._guard, args=(self._node_loop, r), name=f"node:{r.spec_id}", daemon=True)
                         for r in self._runs.values()]
             threads.append(threading.Thread(target=self._guard, args=(self._sink_loop,), name="sink", daemon=True))
+            self._done = {t: threading.Event() for t in threads}
             for t in threads:
                 t.start()
             self._wait(threads)
@@ -192,6 +199,7 @@ class Runtime:
             self.sink.close()
         except BaseException:
             self._abort.set()
+            self._stop_stages(threads)
             self.sink.abort()
             raise
         finally:
@@ -206,8 +214,10 @@ class Runtime:
         while True:
             try:
                 for t in threads:
-                    while t.is_alive():
-                        t.join(timeout=0.2)
+                    # The stage's own event, not Thread.join(): before Python 3.13 a join that
+                    # Ctrl-C interrupts can mark a thread that is still running as finished
+                    # (threading's bpo-45274 handler), and the run would go on without it.
+                    while not self._done[t].wait(timeout=0.2):
                         if self.progress:
                             self.progress(self.sink.frames_written, total)
                 if self.progress:
@@ -222,6 +232,20 @@ class Runtime:
                 log.warning("interrupted: finishing the output with what was read (Ctrl-C again to abort)")
                 self.source.stop()
 
+    def _stop_stages(self, threads: list[threading.Thread], timeout: float = 10.0) -> None:
+        """After an abort, wait (bounded) for the stages to leave their current call: the sink,
+        the nodes and the source must not be torn down under a stage still using them (closing
+        a PyAV container another thread is muxing into crashes the process: a second Ctrl-C did)."""
+        deadline = time.monotonic() + timeout
+        for t in threads:
+            if t.ident is None:  # never started (Ctrl-C while the stages were starting)
+                continue
+            while not self._done[t].is_set() and time.monotonic() < deadline:
+                try:
+                    self._done[t].wait(timeout=0.2)
+                except KeyboardInterrupt:  # yet another Ctrl-C: we are already stopping
+                    pass
+
     def _guard(self, loop, *args) -> None:
         try:
             loop(*args)
@@ -231,6 +255,8 @@ class Runtime:
             if not self._abort.is_set():
                 self._errors.append(exc)
             self._abort.set()
+        finally:
+            self._done[threading.current_thread()].set()
 
     def _emit(self, producer: str, frames: list[Frame]) -> None:
         for frame in frames:

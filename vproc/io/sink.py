@@ -189,11 +189,14 @@ class FFmpegSink:
                             ("color_primaries", c.primaries), ("color_trc", c.transfer)):
             if value:
                 kw[flag] = value
-        out = ffmpeg.output(*maps, self.partial_path or self.target, **kw)
+        out_name = self.partial_path or self.target
+        out = ffmpeg.output(*maps, out_name, **kw)
         args = ffmpeg.compile(out.global_args("-hide_banner", "-nostdin", "-loglevel", "error", "-copyts"),
                               cmd=ffmpeg_binary(), overwrite_output=True)
-        # Extra user arguments go with the output options, just before the output name.
-        return args[:-1] + list(opts.args) + args[-1:]
+        # Extra user arguments go with the output options, just before the output name
+        # (ffmpeg-python puts the global options after it, where FFmpeg ignores per-file ones).
+        at = len(args) - 1 - args[::-1].index(out_name)
+        return args[:at] + list(opts.args) + args[at:]
 
     # -- lifecycle ----------------------------------------------------------------------------
     def open(self, info: StreamInfo) -> None:

@@ -36,8 +36,9 @@ class DecodeStats:
 class Source:
     """An opened input: ``info`` describes its video; iterate :meth:`items` to read it.
 
-    ``on_error`` decides what a decode error in the middle of the stream does: ``"stop"`` raises
-    :class:`MediaError` naming the time, ``"skip"`` logs it, counts it and goes on.
+    ``on_error`` decides what a decode error in the middle of the stream does (also a packet or
+    a frame FFmpeg flags corrupt): ``"stop"`` raises :class:`MediaError` naming the time,
+    ``"skip"`` logs it, counts it, drops the broken packet or frame and goes on.
     """
 
     def __init__(self, url: str, *, on_error: str = "stop", options: dict[str, str] | None = None,
@@ -123,8 +124,15 @@ class Source:
             except av.FFmpegError as exc:  # a broken container: keep what decoded, then stop
                 self._fail(exc, last_pts, "demux")
                 break
+            if packet.is_corrupt:
+                # The demuxer read it damaged (MPEG-TS continuity errors, a cut file). FFmpeg only
+                # logs this and goes on; here it is an input error like any other.
+                self._fail(f"corrupt {packet.stream.type} packet (stream #{packet.stream.index})", last_pts, "demux")
+                continue
             if packet.stream is not self.video:
                 if packet.size:  # skip the demuxer's empty flush packets
+                    if self.on_error == "skip" and packet.stream.type == "audio" and not self._decodes(packet, last_pts):
+                        continue
                     self.stats.packets_passed += 1
                     yield packet
                 continue
@@ -134,6 +142,9 @@ class Source:
                 self._fail(exc, last_pts, "decode")
                 continue
             for avf in decoded:
+                if avf.is_corrupt:  # decoded, but with errors the decoder concealed (garbage in the bitstream)
+                    self._fail("frame decoded with errors", last_pts, "decode")
+                    continue
                 if avf.pts is None:  # raw streams without timestamps: step by the nominal rate
                     avf.pts = 0 if last_pts is None else last_pts + default_step
                 if last_pts is not None and avf.pts <= last_pts:
@@ -147,11 +158,29 @@ class Source:
                 last_pts = avf.pts
                 self.stats.frames += 1
                 yield from_av(avf, self._convert_to, info.time_base)
+        if self.stats.frames == 0 and not self._stop.is_set():
+            raise MediaError(f"input '{self.url}': no video frame could be decoded")
 
-    def _fail(self, exc: Exception, last_pts: int | None, what: str) -> None:
+    def _decodes(self, packet: av.Packet, last_pts: int | None) -> bool:
+        """Whether a passthrough audio packet decodes (checked only when skipping errors).
+
+        FFmpeg stops at the first broken packet it is asked to copy (an AAC frame that lost its
+        ADTS header, say), so skipping must drop those here, before they reach it.
+        """
+        try:
+            packet.stream.decode(packet)
+        except av.FFmpegError as exc:
+            self._fail(exc, last_pts, "audio decode")
+            return False
+        return True
+
+    def _fail(self, exc: Exception | str, last_pts: int | None, what: str) -> None:
         t = float((last_pts or 0) * self.info.time_base)
         msg = f"input '{self.url}': {what} error after frame {self.stats.frames} (t={t:.3f}s): {_reason(exc)}"
-        if self.on_error == "stop":
+        # Recordings cut mid-GOP (TS captures, live dumps) start with packets that reference what
+        # was cut off; that is how such files are, not damage, so before the first good frame it
+        # is skipped (with a warning) whatever on_error says. A file with no good frame fails below.
+        if self.on_error == "stop" and self.stats.frames > 0:
             raise MediaError(msg + " (use --on-error skip to go on)")
         self.stats.corrupt_skipped += 1
         log.warning("%s; skipped", msg)

@@ -43,9 +43,11 @@ class Convert(Node):
             return info
         self.passthrough = False
         matrix = _SWS_MATRIX[matrix_of(info)]
-        # RGB targets are full range; YUV targets keep the source's range (limited if RGB).
+        # RGB and grey targets are full range: swscale reads and writes both as full range
+        # whatever it is told. YUV targets keep the source's range (limited if RGB or grey).
+        full_families = ("rgb", "gray")
         src_full = full_range(info)
-        dst_full = self.dst.family == "rgb" or (src_full and self.src.family != "rgb")
+        dst_full = self.dst.family in full_families or (src_full and self.src.family not in full_families)
         self.sws = dict(src_colorspace=matrix, dst_colorspace=matrix,
                         src_color_range="JPEG" if src_full else "MPEG",
                         dst_color_range="JPEG" if dst_full else "MPEG")
