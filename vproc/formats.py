@@ -2,7 +2,8 @@
 
 Names are FFmpeg's ``pix_fmt`` names, so a frame can go to the decoder, swscale or the encoder
 without renaming; ``rgbpf32`` is vproc's own working format for networks and kernels (planar
-float RGB in [0, 1], shape ``(3, H, W)``; FFmpeg's nearest is ``gbrpf32le``, in G, B, R order).
+float RGB in [0, 1], shape ``(3, H, W)``). It is handed to FFmpeg as 16-bit RGB (see
+:attr:`PixelFormat.transport`): exact to 1/65535, where swscale's float paths are not.
 
 Layout of ``Frame.data``:
 
@@ -42,7 +43,6 @@ class PixelFormat:
     dtype: np.dtype
     bits: int
     planes: tuple[PlaneSpec, ...]
-    ffmpeg_name: str | None = None  # where FFmpeg's name differs (rgbpf32)
 
     @property
     def is_float(self) -> bool:
@@ -58,9 +58,9 @@ class PixelFormat:
         return 1.0 if self.is_float else float((1 << self.bits) - 1)
 
     @property
-    def av_name(self) -> str:
-        """The name FFmpeg and PyAV know this format by."""
-        return self.ffmpeg_name or self.name
+    def transport(self) -> str:
+        """The FFmpeg pix_fmt frames of this format are handed to FFmpeg/swscale in."""
+        return "rgb48le" if self.is_float else self.name
 
     def plane_shapes(self, width: int, height: int) -> tuple[tuple[int, ...], ...]:
         """The numpy shape of every plane of a ``width`` x ``height`` image."""
@@ -79,8 +79,8 @@ class PixelFormat:
         return tuple(np.empty(s, self.dtype) for s in self.plane_shapes(width, height))
 
 
-def _fmt(name, family, dtype, bits, planes, ffmpeg_name=None):
-    return PixelFormat(name, family, np.dtype(dtype), bits, tuple(planes), ffmpeg_name)
+def _fmt(name, family, dtype, bits, planes):
+    return PixelFormat(name, family, np.dtype(dtype), bits, tuple(planes))
 
 
 _Y, _C2, _C1 = PlaneSpec(), PlaneSpec(1, 1, 1), PlaneSpec(1, 1, 0)
@@ -104,7 +104,7 @@ FORMATS: dict[str, PixelFormat] = {
         _fmt("bgr24", "rgb", np.uint8, 8, [PlaneSpec(3)]),
         _fmt("rgb48le", "rgb", np.uint16, 16, [PlaneSpec(3)]),
         _fmt("gbrp", "rgb", np.uint8, 8, [_Y, _Y, _Y]),
-        _fmt("rgbpf32", "rgb", np.float32, 32, [_Y, _Y, _Y], ffmpeg_name="gbrpf32le"),
+        _fmt("rgbpf32", "rgb", np.float32, 32, [_Y, _Y, _Y]),
     ]
 }
 

@@ -241,3 +241,43 @@ def test_output_options_reach_ffmpeg(clip_mp4, tmp_path):
 def test_output_over_the_input_is_refused(clip_mp4):
     with pytest.raises(ConfigError, match="would overwrite the input"):
         vproc.run(transcode_graph(), str(clip_mp4), str(clip_mp4))
+
+
+# -- pixels: what is encoded is what the graph produced -----------------------------------------
+def _planes(path: Path) -> list[np.ndarray]:
+    """Every decoded frame as its raw planes stacked in one uint8 array (no colour conversion)."""
+    with av.open(str(path)) as c:
+        return [f.to_ndarray() for f in c.decode(video=0)]
+
+
+@pytest.mark.parametrize("tags", [(), ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv")])
+def test_lossless_reencode_keeps_every_pixel(tmp_path, tags):
+    # x264 at crf 0 is lossless for 8-bit 4:2:0: any change is the pipeline's (a range or matrix
+    # conversion FFmpeg inserted, a plane shifted, a padding row copied in). Tagged sources once
+    # came out range-converted, because the rawvideo pipe carried no colour description.
+    clip = media.make_clip(tmp_path / "in.mp4", seconds=0.4, extra=tags)
+    out = tmp_path / "lossless.mp4"
+    vproc.run(transcode_graph(output={"crf": 0, "preset": "ultrafast"}), str(clip), str(out))
+    src, dst = _planes(clip), _planes(out)
+    assert len(src) == len(dst)
+    assert all(np.array_equal(a, b) for a, b in zip(src, dst))
+
+
+@pytest.mark.parametrize("size,matrix", [("1280x720", "bt709"), ("320x240", "smpte170m")])
+def test_rgb_graph_is_encoded_with_the_streams_matrix(tmp_path, size, matrix):
+    # A smooth, in-gamut colour source: RGB -> YUV -> RGB is then nearly exact, but only with the
+    # same matrix both ways (BT.601 vs BT.709 moves saturated colours by 10+ levels).
+    clip = tmp_path / "grad.mkv"
+    media.run_ffmpeg("-f", "lavfi", "-i", f"gradients=s={size}:r=5:d=0.4:speed=0.05", "-vf", "format=yuv444p",
+                     "-c:v", "libx264", "-crf", "0", "-colorspace", matrix, "-color_range", "tv", str(clip))
+    out = tmp_path / "rgb.mkv"
+    graph = vproc.build_graph({"nodes": {"rgb": {"type": "convert", "in": "source", "params": {"format": "rgb24"}}},
+                               "output": {"in": "rgb", "crf": 0, "pix_fmt": "yuv444p", "preset": "ultrafast"}})
+    vproc.run(graph, str(clip), str(out))
+    with av.open(str(out)) as c:
+        frame = next(c.decode(video=0))
+        assert frame.colorspace == {"bt709": 1, "smpte170m": 6}[matrix]
+        assert frame.color_range == 1  # limited ("tv")
+    diff = [np.abs(a.astype(int) - b.astype(int)) for a, b in zip(_planes(clip), _planes(out))]
+    assert max(d.mean() for d in diff) < 0.6
+    assert max(d.max() for d in diff) <= 3

@@ -11,7 +11,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from ..formats import FORMATS, get_format
+from ..formats import get_format
 from ..frame import ColorInfo, Frame
 
 # FFmpeg's enum values (libavutil/pixfmt.h, stable ABI) -> the names its command line takes.
@@ -58,31 +58,39 @@ def plane_views(avf: av.VideoFrame, fmt_name: str, writable: bool = False) -> tu
 
 
 def from_av(avf: av.VideoFrame, fmt_name: str | None = None, time_base: Fraction | None = None) -> Frame:
-    """A Frame viewing ``avf``'s planes; ``fmt_name`` forces a conversion (a copy) first."""
+    """A Frame viewing ``avf``'s planes; a ``fmt_name`` other than avf's converts (a copy) first."""
     name = fmt_name or avf.format.name
-    if avf.format.name != get_format(name).av_name:
-        avf = avf.reformat(format=get_format(name).av_name)
-    tb = time_base or avf.time_base
-    planes = plane_views(avf, name)
     fmt = get_format(name)
-    if fmt.ffmpeg_name == "gbrpf32le":  # FFmpeg keeps G, B, R; vproc's rgbpf32 is R, G, B
-        planes = (planes[2], planes[0], planes[1])
+    if avf.format.name != fmt.transport:
+        avf = avf.reformat(format=fmt.transport)
+    tb = Fraction(time_base or avf.time_base)
+    duration = avf.duration or None
+    if fmt.is_float:  # 16-bit RGB -> planar float RGB in [0, 1]
+        rgb = avf.to_ndarray()
+        data = rgb.transpose(2, 0, 1).astype(np.float32) * np.float32(1 / 65535)
+        return Frame(data, int(avf.pts), tb, name, duration=duration)
+    planes = plane_views(avf, name)
     data = planes[0] if len(planes) == 1 else planes
-    keep = avf if name in FORMATS and fmt.ffmpeg_name is None else None
-    return Frame(data, int(avf.pts), Fraction(tb), name, duration=avf.duration or None, _av_frame=keep)
+    return Frame(data, int(avf.pts), tb, name, duration=duration, _av_frame=avf)
 
 
 def to_av(frame: Frame) -> av.VideoFrame:
-    """An av.VideoFrame with the Frame's pixels and pts (no copy when it still views one)."""
+    """An av.VideoFrame with the Frame's pixels and pts (no copy when it still views one).
+
+    Float RGB frames become 16-bit RGB frames (their transport format).
+    """
     avf = frame._av_frame
     if avf is None:
         fmt = get_format(frame.format)
-        avf = av.VideoFrame(frame.width, frame.height, fmt.av_name)
-        planes = frame.planes
-        if fmt.ffmpeg_name == "gbrpf32le":
-            planes = (planes[1], planes[2], planes[0])
-        for dst, src in zip(plane_views(avf, fmt.name, writable=True), planes):
-            np.copyto(dst, src, casting="no")
+        avf = av.VideoFrame(frame.width, frame.height, fmt.transport)
+        views = plane_views(avf, fmt.transport, writable=True)
+        if fmt.is_float:
+            rgb = np.stack(frame.planes, axis=-1) * np.float32(65535)
+            np.clip(rgb + np.float32(0.5), 0, 65535, out=rgb)
+            np.copyto(views[0], rgb, casting="unsafe")  # truncation after +0.5: round to nearest
+        else:
+            for dst, src in zip(views, frame.planes):
+                np.copyto(dst, src, casting="no")
     avf.pts = frame.pts
     avf.time_base = frame.time_base
     return avf

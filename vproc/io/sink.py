@@ -26,6 +26,7 @@ from pathlib import Path
 import av
 import ffmpeg
 
+from ..colorspace import matrix_of
 from ..errors import ConfigError, MediaError
 from ..frame import Frame, StreamInfo
 from ..graph import OutputOptions
@@ -33,6 +34,9 @@ from .avframes import to_av
 from .ffmpeg import check_video_encoder, ffmpeg_binary, muxers
 
 log = logging.getLogger("vproc")
+
+# The colorspace tag that goes with each matrix family of vproc.colorspace.
+_TAG_FOR_MATRIX = {"bt601": "smpte170m", "bt709": "bt709", "bt2020": "bt2020nc", "smpte240m": "smpte240m", "fcc": "fcc"}
 
 _TS_SHIFT_SECONDS = 1000  # more than any negative start (priming, edit lists) a source has
 
@@ -163,7 +167,10 @@ class FFmpegSink:
         # NUT cannot hold negative timestamps (AAC priming packets have them), and libavformat
         # would shift every stream to avoid them; so all streams are written shifted by a whole
         # number of ticks of every time base, and FFmpeg's -itsoffset undoes it exactly.
-        pipe_in = ffmpeg.input("pipe:0", format="nut", itsoffset=str(-float(self._ts_offset)))
+        # rawvideo in NUT carries no colour description: declare it on the input, or FFmpeg
+        # takes the frames as unspecified and "converts" them into the tagged output range.
+        pipe_in = ffmpeg.input("pipe:0", format="nut", itsoffset=str(-float(self._ts_offset)),
+                               **_colour_options(info))
         maps = [pipe_in["v:0"]]
         file_in = None
         for where, index, _ in codecs:
@@ -185,7 +192,14 @@ class FFmpegSink:
         pix_fmt = opts.pix_fmt or _encodable_pix_fmt(info)
         kw["pix_fmt"] = pix_fmt
         c = info.color
-        for flag, value in (("colorspace", c.matrix), ("color_range", c.range),
+        matrix, rng = c.matrix, c.range
+        if info.pixel_format.family == "rgb" and pix_fmt.startswith(("yuv", "nv", "p0")):
+            # FFmpeg's own RGB -> YUV step would use BT.601 whatever the tags say: name the
+            # stream's matrix, and write the limited range players expect, then tag them.
+            family = matrix_of(info)
+            kw["vf"] = f"scale=out_color_matrix={family}:out_range=tv"
+            matrix, rng = _TAG_FOR_MATRIX[family], "tv"
+        for flag, value in (("colorspace", matrix), ("color_range", rng),
                             ("color_primaries", c.primaries), ("color_trc", c.transfer)):
             if value:
                 kw[flag] = value
@@ -218,7 +232,7 @@ class FFmpegSink:
             self._nut = av.open(f"pipe:{self._proc.stdin.fileno()}", "w", format="nut")
             video = self._nut.add_stream("rawvideo", rate=info.rate)
             video.width, video.height = info.width, info.height
-            video.pix_fmt = info.pixel_format.av_name
+            video.pix_fmt = info.pixel_format.transport
             video.time_base = info.time_base
             video.codec_context.time_base = info.time_base
             if info.sample_aspect_ratio:
@@ -312,6 +326,14 @@ class FFmpegSink:
         log.warning(text)
 
 
+def _colour_options(info: StreamInfo) -> dict[str, str]:
+    """FFmpeg options describing the colour of the frames vproc sends (an RGB stream is full range)."""
+    c = info.color
+    rng = "pc" if info.pixel_format.family == "rgb" else c.range
+    opts = {"colorspace": c.matrix, "color_range": rng, "color_primaries": c.primaries, "color_trc": c.transfer}
+    return {k: v for k, v in opts.items() if v}
+
+
 def _encodable_pix_fmt(info: StreamInfo) -> str:
     """The encoder's pixel format when the user names none: the graph's, or the nearest common one."""
     fmt = info.pixel_format
@@ -319,6 +341,6 @@ def _encodable_pix_fmt(info: StreamInfo) -> str:
         return "yuv420p10le" if fmt.bits > 8 else "yuv420p"
     if fmt.name in ("nv12", "p010le"):
         return "yuv420p" if fmt.bits == 8 else "yuv420p10le"
-    return fmt.av_name
+    return fmt.name
 
 
