@@ -10,8 +10,9 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(include=["vproc", "vproc.*"]),
-    package_data={"vproc": ["weights/*", "native/*.cu"]},
+    packages=find_packages(include=["vproc", "vproc.*"]) + ["vproc.native"],
+    package_dir={"vproc.native": "native"},  # native/*.cu is installed as vproc/native/*.cu
+    package_data={"vproc": ["weights/*"], "vproc.native": ["*.cu"]},
     include_package_data=True,
     install_requires=[
         "av>=14",

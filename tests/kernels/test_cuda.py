@@ -1,0 +1,89 @@
+"""CUDA kernels (CuPy arrays) against their numba twins (numpy arrays), op by op.
+
+Tolerance: both sides evaluate the same float32 operations in the same order, and the CUDA
+sources are compiled with ``--fmad=false`` (no fused multiply-add), so results are expected to be
+identical. The asserts still allow 1e-6 on [0, 1] data (a few ulp), for a compiler that reorders
+or contracts anyway, and one code for integer YUV samples (a .5 rounding decision flipping).
+
+All tests are marked ``cuda``: skipped without CuPy or a GPU unless ``VPROC_REQUIRE_CUDA=1``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vproc.kernels import box_blur, gaussian_blur, local_mean_var, resize, rgb_to_yuv, warp, yuv_to_rgb
+
+pytestmark = pytest.mark.cuda
+
+H, W = 37, 53  # odd, and not multiples of the 32 x 8 block: exercises the bounds checks
+ATOL = 1e-6
+
+
+def same(cp, got, want, atol=ATOL):
+    assert type(got).__module__.startswith("cupy")
+    np.testing.assert_allclose(cp.asnumpy(got), want, rtol=0, atol=atol)
+
+
+def rand(*shape, seed=0):
+    return np.random.default_rng(seed).random(shape, dtype=np.float32)
+
+
+@pytest.mark.parametrize("nv12", [False, True])
+@pytest.mark.parametrize("bits, msb", [(8, False), (10, False), (10, True)])
+@pytest.mark.parametrize("matrix, full", [("bt709", False), ("bt601", True), ("bt2020", False)])
+def test_yuvrgb(cp, matrix, full, bits, msb, nv12):
+    rgb = rand(3, H, W)
+    kw = dict(matrix=matrix, full_range=full, bits=bits, nv12=nv12, msb_aligned=msb)
+    cpu = rgb_to_yuv(rgb, **kw)
+    gpu = rgb_to_yuv(cp.asarray(rgb), **kw)
+    for g, c in zip(gpu, cpu):
+        assert g.dtype == c.dtype and g.shape == c.shape
+        diff = np.abs(cp.asnumpy(g).astype(np.int64) - c) >> (16 - bits if msb else 0)
+        assert diff.max() <= 1
+    back_cpu = yuv_to_rgb(*cpu, **kw)
+    back_gpu = yuv_to_rgb(*(cp.asarray(p) for p in cpu), **kw)
+    same(cp, back_gpu, back_cpu)
+
+
+@pytest.mark.parametrize("method", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("shape", [(H, W), (3, H, W)])
+def test_resize(cp, method, shape):
+    img = rand(*shape)
+    for oh, ow in [(74, 106), (20, 31), (50, 41), (H, W)]:
+        same(cp, resize(cp.asarray(img), oh, ow, method), resize(img, oh, ow, method))
+
+
+@pytest.mark.parametrize("shape", [(H, W), (3, H, W)])
+def test_blurs(cp, shape):
+    img = rand(*shape)
+    dev = cp.asarray(img)
+    for sigma, k in [(1.0, None), (2.0, 7), (0.8, 3)]:
+        same(cp, gaussian_blur(dev, sigma, k), gaussian_blur(img, sigma, k))
+    for k in [3, 5, (4, 3)]:
+        same(cp, box_blur(dev, k), box_blur(img, k))
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_local_stats(cp, k):
+    img = rand(H, W)
+    mean, var = local_mean_var(cp.asarray(img), k)
+    want_mean, want_var = local_mean_var(img, k)
+    same(cp, mean, want_mean)
+    same(cp, var, want_var)
+
+
+@pytest.mark.parametrize("shape", [(H, W), (3, H, W)])
+def test_warp(cp, shape):
+    img = rand(*shape)
+    flow = (rand(H, W, 2, seed=1) - 0.5) * 24  # reaches past every border
+    same(cp, warp(cp.asarray(img), cp.asarray(flow)), warp(img, flow))
+
+
+def test_outputs_stay_on_the_device_and_out_is_used(cp):
+    img = cp.asarray(rand(3, H, W))
+    out = cp.empty((3, 20, 30), cp.float32)
+    assert resize(img, 20, 30, out=out) is out
+    flow = cp.zeros((H, W, 2), cp.float32)
+    np.testing.assert_array_equal(cp.asnumpy(warp(img, flow)), cp.asnumpy(img))

@@ -1,0 +1,48 @@
+"""Argument handling shared by the kernel ops: array module, shapes, dtypes, output buffers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ConfigError
+from . import _cuda
+
+# float32 constants for the numba twins: a bare 0.0 or 1.0 in a twin is a float64 and would
+# promote the float32 arithmetic, giving results that differ from the CUDA kernels.
+F0 = np.float32(0.0)
+F1 = np.float32(1.0)
+HALF = np.float32(0.5)
+
+
+def array_module(array, who: str):
+    """``numpy`` or ``cupy``, whichever ``array`` belongs to; anything else is a TypeError."""
+    if isinstance(array, np.ndarray):
+        return np
+    if _cuda.is_cupy(array):
+        return _cuda.cupy()
+    raise TypeError(f"{who}: expected a numpy or CuPy array (got {type(array).__name__})")
+
+
+def planar_f32(img, who: str):
+    """``img`` as a C-contiguous float32 ``(C, H, W)`` array (a view when it already is one).
+
+    Returns ``(array, xp, was_2d)``; ``was_2d`` tells the caller to drop the plane axis again.
+    """
+    xp = array_module(img, who)
+    if img.ndim not in (2, 3) or 0 in img.shape:
+        raise ConfigError(f"{who}: expected a non-empty (H, W) or (C, H, W) array (got shape {tuple(img.shape)})")
+    was_2d = img.ndim == 2
+    arr = xp.ascontiguousarray(img, dtype=xp.float32)  # no copy when already float32 and contiguous
+    return (arr[None] if was_2d else arr), xp, was_2d
+
+
+def output(out, shape: tuple[int, ...], dtype, xp, who: str):
+    """A C-contiguous output of ``shape`` and ``dtype``: ``out`` checked, or a new array."""
+    if out is None:
+        return xp.empty(shape, dtype)
+    if not isinstance(out, xp.ndarray) or tuple(out.shape) != tuple(shape) or out.dtype != dtype \
+            or not out.flags.c_contiguous:
+        raise ConfigError(f"{who}: out must be a C-contiguous {np.dtype(dtype).name} array of shape "
+                          f"{tuple(shape)} on the input's device (got {type(out).__name__} "
+                          f"{getattr(out, 'dtype', '?')} {tuple(getattr(out, 'shape', ()))})")
+    return out
