@@ -205,12 +205,13 @@ class FFmpegSink:
                 kw[flag] = value
         out_name = self.partial_path or self.target
         out = ffmpeg.output(*maps, out_name, **kw)
-        args = ffmpeg.compile(out.global_args("-hide_banner", "-nostdin", "-loglevel", "error", "-copyts"),
-                              cmd=ffmpeg_binary(), overwrite_output=True)
-        # Extra user arguments go with the output options, just before the output name
-        # (ffmpeg-python puts the global options after it, where FFmpeg ignores per-file ones).
+        args = ffmpeg.compile(out, cmd=ffmpeg_binary())
+        # ffmpeg-python appends global options after the output name, where FFmpeg warns that
+        # trailing options may be ignored: put them first. Extra user arguments are output
+        # options, so they go just before the output name.
         at = len(args) - 1 - args[::-1].index(out_name)
-        return args[:at] + list(opts.args) + args[at:]
+        global_opts = ["-hide_banner", "-nostdin", "-loglevel", "error", "-copyts", "-y"]
+        return args[:1] + global_opts + args[1:at] + list(opts.args) + args[at:]
 
     # -- lifecycle ----------------------------------------------------------------------------
     def open(self, info: StreamInfo) -> None:
@@ -223,6 +224,7 @@ class FFmpegSink:
             path = Path(self.target)
             fd, self.partial_path = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent or ".")
             os.close(fd)
+            os.chmod(self.partial_path, 0o666 & ~_umask())  # mkstemp makes it private; outputs are not
         cmd = self._command(info, codecs)
         log.debug("ffmpeg command: %s", " ".join(cmd))
         # Own process group: Ctrl-C reaches vproc only, which then finishes the file cleanly.
@@ -324,6 +326,12 @@ class FFmpegSink:
     def _notice(self, text: str) -> None:
         self.notices.append(text)
         log.warning(text)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _colour_options(info: StreamInfo) -> dict[str, str]:
