@@ -88,3 +88,26 @@ def test_only_node_subclasses_can_be_registered(scratch_kinds):
         registry.register("test_registry_not_a_node")(object)
     with pytest.raises(ConfigError):
         registry.get("test_registry_not_a_node")
+
+
+def _modules_after(code: str) -> set[str]:
+    import subprocess
+    import sys
+
+    from .media import REPO
+
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+                         cwd=REPO, capture_output=True, text=True, check=True, timeout=60)
+    return set(out.stdout.split())
+
+
+def test_a_kind_is_imported_only_when_a_graph_uses_it():
+    # Heavy libraries (OpenCV now, torch for the network nodes) load with the node that needs them.
+    mods = _modules_after("import vproc; vproc.build_graph({'nodes': {'g': {'type': 'convert', 'in': 'source'}}})")
+    assert "vproc.nodes.convert" in mods
+    assert "vproc.nodes.resize" not in mods and "cv2" not in mods
+
+
+def test_help_imports_no_heavy_library():
+    mods = _modules_after("import sys; sys.argv = ['vproc', '--help']\nfrom vproc.cli import main\ntry: main()\nexcept SystemExit: pass")
+    assert not mods & {"numpy", "av", "cv2", "torch", "cupy", "numba"}

@@ -1,20 +1,21 @@
 """The node registry: node kinds by name.
 
-Built-in kinds are registered by importing the explicit list in :mod:`vproc.nodes`; third-party
-kinds come in through the ``vproc.nodes`` entry point group (each entry point names a module or
-class whose import registers the kind). Nothing is loaded from a path written in a YAML file, and
-there is no directory scanning. (BasicSR's ``utils/registry.py``, without its silent fallbacks.)
+Built-in kinds are listed explicitly in :data:`vproc.nodes.BUILTIN` and their module is imported
+on first use; third-party kinds come in through the ``vproc.nodes`` entry point group (each entry
+point is named after its kind and names a module or class whose import registers it). Nothing is
+loaded from a path written in a YAML file, and there is no directory scanning.
+(BasicSR's ``utils/registry.py``, without its silent fallbacks.)
 """
 
 from __future__ import annotations
 
+import importlib
 from importlib import metadata
 
 from .errors import ConfigError, did_you_mean
 from .node import Node
 
 _KINDS: dict[str, type[Node]] = {}
-_loaded = False
 
 
 def register(kind: str):
@@ -36,26 +37,46 @@ def register(kind: str):
     return decorate
 
 
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    from . import nodes  # noqa: F401  (the explicit list of built-in kinds)
+def _plugins():
+    return metadata.entry_points(group="vproc.nodes")
 
-    for ep in metadata.entry_points(group="vproc.nodes"):
-        try:
-            ep.load()
-        except Exception as exc:  # a broken plugin must not hide the built-in kinds
-            raise ConfigError(f"node plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
+
+def _load_plugin(ep) -> None:
+    try:
+        ep.load()
+    except Exception as exc:  # a broken plugin must say so, not pass for an unknown kind
+        raise ConfigError(f"node plugin '{ep.name}' ({ep.value}) failed to load: {exc}") from exc
+
+
+def _load(kind: str) -> None:
+    """Import what registers ``kind``: its built-in module, else the plugin named after it."""
+    from .nodes import BUILTIN
+
+    if kind in BUILTIN:
+        importlib.import_module(BUILTIN[kind])
+        return
+    for ep in _plugins():
+        if ep.name == kind:
+            _load_plugin(ep)
+
+
+def _load_all() -> None:
+    from .nodes import BUILTIN
+
+    for module in BUILTIN.values():
+        importlib.import_module(module)
+    for ep in _plugins():
+        _load_plugin(ep)
 
 
 def get(kind: str) -> type[Node]:
     """The class registered as ``kind``; an unknown kind is a ConfigError with a suggestion."""
-    _load()
+    if kind not in _KINDS:
+        _load(kind)
     try:
         return _KINDS[kind]
     except KeyError:
+        _load_all()  # for the suggestion and the list of known kinds
         raise ConfigError(
             f"unknown node type '{kind}'{did_you_mean(kind, _KINDS)}; "
             f"known types: {', '.join(sorted(_KINDS))}"
@@ -63,6 +84,6 @@ def get(kind: str) -> type[Node]:
 
 
 def kinds() -> dict[str, type[Node]]:
-    """Every registered kind, sorted by name."""
-    _load()
+    """Every registered kind, sorted by name (imports every built-in and plugin kind)."""
+    _load_all()
     return dict(sorted(_KINDS.items()))

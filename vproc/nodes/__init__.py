@@ -1,3 +1,11 @@
-"""Built-in node kinds. Importing this module registers them; the list is explicit on purpose."""
+"""Built-in node kinds: the explicit list of where each one lives.
 
-from . import convert, resize, stack  # noqa: F401
+A kind's module is imported when a graph first uses it (or ``vproc nodes`` lists them all), so a
+run pays only for the libraries its own nodes need: a resize graph never imports torch.
+"""
+
+BUILTIN = {
+    "convert": "vproc.nodes.convert",
+    "resize": "vproc.nodes.resize",
+    "stack": "vproc.nodes.stack",
+}
