@@ -25,6 +25,7 @@ _DEVICE = typer.Option(None, "--device", help="auto | cpu | cuda (overrides the 
 _ON_ERROR = typer.Option("stop", "--on-error", help="on a decode error mid-stream: stop, or skip the broken frames")
 _JSON = typer.Option(False, "--json", help="print the run's statistics as JSON on stdout at the end")
 _PROGRESS = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)")
+_STATS = typer.Option(False, "--stats", help="print per-frame counters: host<->device copies and bytes, buffer allocations, time per stage")
 
 
 @app.callback()
@@ -35,22 +36,31 @@ def _main(debug: bool = typer.Option(False, "--debug", help="show tracebacks and
     logging.basicConfig(level=level, format="vproc: %(levelname)s: %(message)s", stream=sys.stderr)
 
 
-def _report(stats, as_json: bool) -> None:
+def _report(stats, as_json: bool, show_stats: bool = False) -> None:
     if as_json:
         print(json.dumps(stats.to_dict(), indent=2))
         return
     note = " (interrupted)" if stats.interrupted else ""
     typer.echo(f"wrote {stats.output}: {stats.frames_out} frames from {stats.frames_in} in "
                f"{stats.wall_s:.1f}s ({stats.fps:.1f} fps){note}", err=True)
+    if show_stats:
+        t = stats.per_frame()
+        typer.echo(f"per frame: host->device {t['h2d_copies']:g} copies {t['h2d_bytes'] / 1e6:.2f} MB, "
+                   f"device->host {t['d2h_copies']:g} copies {t['d2h_bytes'] / 1e6:.2f} MB, "
+                   f"allocations {t['allocations']:g} ({t['allocated_bytes'] / 1e6:.2f} MB)", err=True)
+        for st in stats.stages:
+            per = st.busy_s / max(st.frames_in or st.frames_out, 1) * 1000
+            typer.echo(f"  {st.name:<12} {st.kind:<10} {st.device:<4} in {st.frames_in:>6} out {st.frames_out:>6} "
+                       f"busy {st.busy_s:7.2f}s ({per:.2f} ms/frame)", err=True)
 
 
-def _run(graph, input: str, output: str, sets, device, on_error, progress, as_json) -> None:
+def _run(graph, input: str, output: str, sets, device, on_error, progress, as_json, show_stats=False) -> None:
     from . import pipeline
     from .progress import progress_bar
 
     with progress_bar(Path(input).name, progress) as update:
         stats = pipeline.run(graph, input, output, sets=sets or (), device=device, on_error=on_error, progress=update)
-    _report(stats, as_json)
+    _report(stats, as_json, show_stats)
 
 
 @app.command("run")
@@ -59,9 +69,9 @@ def run_cmd(graph: Path = typer.Argument(..., help="YAML graph file"),
             output: str = typer.Option(..., "--output", "-o", help="output file"),
             set_: Optional[List[str]] = typer.Option(None, "--set", help="override a parameter: node.param=value (repeatable; output.crf=20 too)"),
             device: Optional[str] = _DEVICE, on_error: str = _ON_ERROR, progress: Optional[bool] = _PROGRESS,
-            as_json: bool = _JSON) -> None:
+            as_json: bool = _JSON, show_stats: bool = _STATS) -> None:
     """Run a YAML graph on a file: decode, process, encode (audio and subtitles kept)."""
-    _run(str(graph), input, output, set_, device, on_error, progress, as_json)
+    _run(str(graph), input, output, set_, device, on_error, progress, as_json, show_stats)
 
 
 @app.command()
@@ -79,14 +89,15 @@ def transcode(input: str = typer.Argument(..., help="input file"),
               audio: str = typer.Option("copy", "--audio", help="copy | aac | none"),
               ffmpeg_arg: Optional[List[str]] = typer.Option(None, "--ffmpeg-arg", help="extra FFmpeg output argument (repeatable)"),
               device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
-              on_error: str = _ON_ERROR, progress: Optional[bool] = _PROGRESS, as_json: bool = _JSON) -> None:
+              on_error: str = _ON_ERROR, progress: Optional[bool] = _PROGRESS, as_json: bool = _JSON,
+              show_stats: bool = _STATS) -> None:
     """Transcode a file with a graph built from flags (no flags: decode and re-encode)."""
     from .pipeline import transcode_graph
 
     graph = transcode_graph(scale=scale, width=width, height=height, interp=interp, device=device,
                             output=dict(codec=codec, crf=crf, bitrate=bitrate, preset=preset, pix_fmt=pix_fmt,
                                         audio=audio, args=list(ffmpeg_arg or [])))
-    _run(graph, input, output, (), None, on_error, progress, as_json)
+    _run(graph, input, output, (), None, on_error, progress, as_json, show_stats)
 
 
 @app.command()

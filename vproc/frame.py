@@ -9,6 +9,7 @@ PyAV's ``av/frame.py``.)
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -80,6 +81,9 @@ def _device_of(array) -> str:
     return "cpu" if isinstance(array, np.ndarray) else "cuda"
 
 
+_copy_lock = threading.Lock()
+
+
 @dataclass(eq=False)
 class Frame:
     """One video frame.
@@ -102,6 +106,14 @@ class Frame:
     # The decoded av.VideoFrame that ``data`` views, when the pixels are unchanged: lets the sink
     # hand it back to FFmpeg without building a new one. Never set by nodes.
     _av_frame: Any = field(default=None, repr=False, compare=False)
+    # CUDA event recorded after the pixels were written (upload or kernel); consumers' streams
+    # wait on it. None on the CPU or when the writer synchronised.
+    _ready: Any = field(default=None, repr=False, compare=False)
+    # This frame on other devices, so fan-out to several GPU consumers uploads once.
+    _copies: dict = field(default_factory=dict, repr=False, compare=False)
+    # CUDA events after which no queued GPU work reads this frame: its pooled device buffers
+    # are reused only once they have all completed.
+    _uses: list = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self):
         fmt = get_format(self.format)
@@ -148,6 +160,35 @@ class Frame:
     def time(self) -> Fraction:
         """Presentation time in seconds, exactly."""
         return self.pts * self.time_base
+
+    def to(self, device: str) -> Frame:
+        """This frame on ``device`` ("cpu" or "cuda"): itself if already there, else one copy
+        (pinned staging, async on this thread's stream), made once and shared by every caller."""
+        if device == self.device:
+            return self
+        with _copy_lock:
+            other = self._copies.get(device)
+            if other is None:
+                from . import device as devices
+
+                if device == "cuda":
+                    planes, ready = devices.upload(self.planes)
+                else:
+                    planes, ready = devices.download(self.planes, self._ready), None
+                other = self.with_data(planes if len(planes) > 1 else planes[0])
+                other._ready = ready
+                devices.bind(other, planes)
+                self._copies[device] = other
+        return other
+
+    def as_torch(self):
+        """The planes as torch tensors sharing this frame's memory (DLPack, no copy): one tensor
+        for one-plane or ``(C, H, W)`` data, else a tuple. Treat input frames' tensors as read-only."""
+        from .device import as_torch
+
+        if isinstance(self.data, tuple):
+            return tuple(as_torch(p) for p in self.data)
+        return as_torch(self.data)
 
     def with_data(self, data: Any, format: str | None = None, **changes: Any) -> Frame:
         """A new frame with other pixels and the same timing and (copied) side data."""

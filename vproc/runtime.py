@@ -33,7 +33,9 @@ log = logging.getLogger("vproc")
 
 _EOF = object()  # end-of-stream marker on a port
 INBOX_FRAMES = 4  # frames a node may have waiting: enough to overlap stages, small for memory
-SINK_INBOX = 64  # the sink also takes audio packets, several per video frame
+# The sink also takes the audio packets (a few per frame): it muxes them at once, so a small
+# inbox only paces the source, and it bounds the frames in flight (and so memory) with the rest.
+SINK_INBOX = 8
 
 
 class Aborted(Exception):
@@ -91,6 +93,12 @@ class RunStats:
     output: str = ""
     stages: list[StageStats] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    transfers: dict[str, int] = field(default_factory=dict)  # device.TransferStats totals
+
+    def per_frame(self) -> dict[str, float]:
+        """Transfer and allocation counters per input frame (``--stats``)."""
+        n = max(self.frames_in, 1)
+        return {k: round(v / n, 3) for k, v in self.transfers.items()}
 
     @property
     def fps(self) -> float:
@@ -99,6 +107,7 @@ class RunStats:
     def to_dict(self) -> dict:
         out = asdict(self)
         out["fps"] = round(self.fps, 3)
+        out["transfers_per_frame"] = self.per_frame()
         out["wall_s"] = round(self.wall_s, 3)
         for s in out["stages"]:
             s["busy_s"] = round(s["busy_s"], 4)
@@ -181,6 +190,7 @@ class Runtime:
     def run(self) -> RunStats:
         """Process the whole input; returns the statistics. Raises the first error of any stage."""
         start = time.perf_counter()
+        devices.STATS.reset()
         threads: list[threading.Thread] = []
         try:
             self.open_nodes()
@@ -263,7 +273,12 @@ class Runtime:
             for run in self._runs.values():
                 for port, name in enumerate(run.inputs):
                     if name == producer:
-                        run.inbox.put(port, frame)
+                        # Uploads happen here, in the producer's thread, so frame n+1 crosses to
+                        # the GPU while the consumer computes frame n; Frame.to() caches, so
+                        # several GPU consumers share one upload. Downloads happen late, in the
+                        # consumer's thread (see _call and _sink_loop), for the same overlap.
+                        on_gpu = run.node.device == "cuda" and frame is not _EOF
+                        run.inbox.put(port, frame.to("cuda") if on_gpu else frame)
             if producer == self.graph.output_in:
                 self._sink_inbox.put(0, frame)
 
@@ -288,6 +303,8 @@ class Runtime:
         self._sink_inbox.put(1, _EOF)
 
     def _node_loop(self, run: _NodeRun) -> None:
+        if run.node.device == "cuda":
+            devices.stream()  # this thread's own CUDA stream, current for the node's kernels
         n = len(run.inputs)
         buffers: list[deque] = [deque() for _ in range(n)]
         held: list[Frame | None] = [None] * n
@@ -314,6 +331,11 @@ class Runtime:
     def _call(self, run: _NodeRun, method, frames) -> None:
         st = run.stats
         st.frames_in += 1 if frames else 0
+        on_gpu = run.node.device == "cuda"
+        frames = tuple(f.to(run.node.device) for f in frames)
+        if on_gpu:
+            for f in frames:  # the GPU, not this thread, waits for the upload or the producer
+                devices.wait_ready(f)
         t0 = time.perf_counter()
         try:
             out = method(*frames)
@@ -331,6 +353,15 @@ class Runtime:
                 raise NodeError(f"node '{run.spec_id}' ({run.node.kind}) emitted pts out of order (t={float(f.time):.6f}s after t={float(last):.6f}s)")
             last = f.time
         run.last_time = last
+        if on_gpu:
+            # Outputs are ready, and inputs free for reuse, once this thread's queued work is done.
+            done = devices.stream().record()
+            for f in frames:
+                f._uses.append(done)
+            for f in out:
+                f._ready = f._ready or done
+        for f in out:
+            devices.bind(f, f.planes)  # pooled output buffers go back when the frame is released
         st.frames_out += len(out)
         self._emit(run.spec_id, list(out))
 
@@ -344,7 +375,7 @@ class Runtime:
                 continue
             t0 = time.perf_counter()
             if port == 0:
-                self.sink.write(item)
+                self.sink.write(item.to("cpu"))
                 st.frames_in += 1
             else:
                 self.sink.write_packet(item)
@@ -361,6 +392,7 @@ class Runtime:
         s.notices = list(getattr(self.sink, "notices", []))
         s.output = getattr(self.sink, "target", "")
         s.stages = [self._source_stats, *(r.stats for r in self._runs.values()), self._sink_stats]
+        s.transfers = devices.STATS.snapshot()
 
 
 def _pick_inputs(buffers: list[deque], held: list, eof: list[bool], names) -> tuple[Frame, ...] | None:

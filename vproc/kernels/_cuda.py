@@ -21,6 +21,7 @@ import numpy as np
 
 import vproc
 
+from ..device import cupy, is_cupy  # noqa: F401  (re-exported for the ops)
 from ..errors import DeviceError
 
 # --fmad=false: no fused multiply-add contraction, so every float32 operation rounds as in the
@@ -35,20 +36,6 @@ BLOCK = (32, 8, 1)
 _modules: dict[str, object] = {}
 _kernels: dict[tuple[str, str], object] = {}
 _lock = threading.Lock()
-
-
-def is_cupy(array) -> bool:
-    """Whether ``array`` is a CuPy array, decided without importing CuPy."""
-    return type(array).__module__.startswith("cupy")
-
-
-def cupy():
-    """The ``cupy`` module; a :class:`DeviceError` when it cannot be imported."""
-    try:
-        import cupy as cp  # optional dependency: the `cuda` extra
-    except Exception as exc:  # ImportError, or a CuPy build that finds no CUDA libraries
-        raise DeviceError(f"CuPy is not usable ({type(exc).__name__}: {exc}); install vproc[cuda]") from exc
-    return cp
 
 
 def native_dirs() -> tuple[Path, ...]:

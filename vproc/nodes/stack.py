@@ -13,6 +13,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from .. import device as devices
 from ..frame import Frame, StreamInfo
 from ..node import Node
 from ..registry import register
@@ -71,7 +72,11 @@ class Stack(Node):
                     plane = cv2.resize(plane, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC).reshape(shape)
                 planes.append(plane)
             parts.append(planes)
-        joined = tuple(np.concatenate(p, axis=self.axis) for p in zip(*parts))
+        joined = []
+        for pieces, shape in zip(zip(*parts), self.shapes):
+            out = devices.empty(shape, self.fmt.dtype)  # pooled: no allocation per frame
+            joined.append(np.concatenate(pieces, axis=self.axis, out=out))
+        joined = tuple(joined)
         return [frames[0].with_data(joined if len(joined) > 1 else joined[0])]
 
     def close(self) -> None:

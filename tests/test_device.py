@@ -1,0 +1,119 @@
+"""Device selection, Frame hand-offs (DLPack), pooled buffers and the transfer counters."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import vproc
+from vproc import device as devices
+from vproc import runtime
+from vproc.errors import DeviceError
+from vproc.frame import Frame
+
+from . import media
+
+NO_GPU = devices.cuda_status() is not None
+
+
+def gray(value=0, shape=(4, 6)) -> Frame:
+    return Frame(np.full(shape, value, np.uint8), 0, Fraction(1, 25), "gray")
+
+
+@pytest.mark.skipif(not NO_GPU, reason="checks the behaviour without a GPU")
+def test_auto_is_cpu_and_cuda_is_an_error_without_a_gpu():
+    assert devices.resolve("auto") == "cpu"
+    with pytest.raises(DeviceError, match="device 'cuda' was requested but"):
+        devices.resolve("cuda", who="node 'x'")
+
+
+def test_a_node_that_runs_on_cpu_only_refuses_cuda():
+    with pytest.raises(DeviceError, match="runs on cpu only, not on 'cuda'"):
+        devices.resolve("cuda", ("cpu",), who="node 'st' (stack)")
+    assert devices.resolve("auto", ("cpu",)) == "cpu"
+
+
+@pytest.mark.skipif(not NO_GPU, reason="checks the behaviour without a GPU")
+def test_cuda_graph_fails_before_decoding_and_per_node_override_wins(clip_mp4, tmp_path):
+    on_cuda = {"version": 1, "device": "cuda", "nodes": {"s": {"type": "resize", "in": "source", "params": {"scale": 0.5}}}}
+    with pytest.raises(DeviceError, match="node 's' .*cuda"):
+        vproc.run(vproc.build_graph(on_cuda), str(clip_mp4), str(tmp_path / "a.mp4"))
+    assert media.leftovers(tmp_path) == []
+    on_cuda["nodes"]["s"]["device"] = "cpu"  # the node's own device overrides the graph's
+    stats = vproc.run(vproc.build_graph(on_cuda), str(clip_mp4), str(tmp_path / "b.mp4"))
+    assert stats.frames_out == stats.frames_in > 0
+
+
+@pytest.mark.skipif(not NO_GPU, reason="checks the behaviour without a GPU")
+def test_cli_cuda_without_gpu_exits_2(clip_mp4, tmp_path):
+    r = media.run_vproc("transcode", clip_mp4, tmp_path / "o.mp4", "--device", "cuda", "--scale", "0.5")
+    assert r.returncode == 2
+    assert r.stderr.strip().startswith("vproc: error:") and "cuda" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_as_torch_shares_memory():
+    frame = Frame(np.zeros((3, 4, 5), np.float32), 0, Fraction(1, 25), "rgbpf32")
+    t = frame.as_torch()
+    t[1, 2, 3] = 7.0  # written through the tensor, seen in the frame: no copy was made
+    assert frame.data[1, 2, 3] == 7.0
+    planes = (np.zeros((4, 6), np.uint8), np.zeros((2, 3), np.uint8), np.zeros((2, 3), np.uint8))
+    tensors = Frame(planes, 0, Fraction(1, 25), "yuv420p").as_torch()
+    assert [tuple(x.shape) for x in tensors] == [(4, 6), (2, 3), (2, 3)]
+    assert tensors[0].data_ptr() == planes[0].ctypes.data
+    back = devices.from_torch(t)
+    assert np.shares_memory(back, frame.data)
+
+
+def test_to_the_same_device_is_the_frame_itself():
+    frame = gray()
+    assert frame.to("cpu") is frame
+
+
+@pytest.mark.skipif(not NO_GPU, reason="checks the behaviour without a GPU")
+def test_to_cuda_without_gpu_is_a_device_error():
+    with pytest.raises(DeviceError):
+        gray().to("cuda")
+
+
+def test_pool_reuses_buffers_of_released_frames():
+    pool = devices.BufferPool(lambda shape, dtype: np.empty(shape, dtype))
+    devices.STATS.reset()
+    first = pool.empty((8, 8), np.uint8)
+    frame = Frame(first, 0, Fraction(1, 25), "gray")
+    pool.bind(frame, frame.planes)
+    pool.bind(frame, frame.planes)  # bound once only, however often
+    del frame
+    again = pool.empty((8, 8), np.uint8)
+    assert again is first
+    other = pool.empty((8, 8), np.uint8)  # the first is in use again: a new one
+    assert other is not first
+    assert devices.STATS.snapshot()["allocations"] == 2
+
+
+def test_scratch_arrays_are_not_returned_twice():
+    pool = devices.BufferPool(lambda shape, dtype: np.empty(shape, dtype))
+    scratch = pool.empty((2, 2), np.uint8)
+    del scratch  # never bound: it simply goes away
+    assert pool._out == {}
+
+
+def test_stats_count_no_transfers_and_few_allocations_on_cpu(clip_mp4, tmp_path):
+    graph = vproc.build_graph({"nodes": {"st": {"type": "stack", "in": ["source", "source"]}}, "output": {"in": "st"}})
+    stats = vproc.run(graph, str(clip_mp4), str(tmp_path / "s.mp4"))
+    t = stats.transfers
+    assert t["h2d_copies"] == t["d2h_copies"] == 0
+    # The stack node's output planes come from the pool: as many buffers as frames can be in
+    # flight after it (its consumers' inboxes, a few being worked on), not one per frame.
+    in_flight = runtime.SINK_INBOX + 4
+    assert 0 < t["allocations"] <= 3 * in_flight < 3 * stats.frames_in
+    assert stats.to_dict()["transfers_per_frame"]["h2d_copies"] == 0
+
+
+def test_cli_stats_prints_per_frame_counters(clip_mp4, tmp_path):
+    r = media.run_vproc("transcode", clip_mp4, tmp_path / "o.mp4", "--scale", "0.5", "--stats")
+    assert r.returncode == 0, r.stderr
+    assert "per frame: host->device 0 copies" in r.stderr
+    assert "resize" in r.stderr
