@@ -22,6 +22,13 @@ Rules:
   drives the node, and every other input contributes its latest frame whose time is at or before
   the primary's (sample-and-hold, as FFmpeg's framesync), so branches at other rates still pair.
 - Input frames are shared with other consumers: never write into their arrays.
+- Allocate output planes with :func:`vproc.device.empty` (pooled, on ``self.device``): they go
+  back to the pool when the output Frame is released, so steady state allocates nothing. To keep
+  pixels beyond ``process()`` (temporal windows), keep the Frame itself, not bare arrays.
+- On ``cuda`` the node receives frames whose planes are CuPy arrays, already uploaded; it
+  launches work on the thread's current CUDA stream and returns without synchronising: the
+  runtime records when the work is done and downloads only where a CPU stage needs the pixels.
+  ``frame.as_torch()`` hands planes to torch without a copy (DLPack).
 - Output pts are the input's, rescaled if the time base changes; never rebuilt from a counter.
 - A node that holds frames back (temporal windows, recurrence) sets ``latency`` (frames it
   delays its output by) and ``warmup`` (frames of context it needs before its first correct
