@@ -1,4 +1,5 @@
-"""Shared fixtures: test media made once per session with the bundled FFmpeg (or PyAV).
+"""Shared fixtures: test media made once per session with the bundled FFmpeg (or PyAV), and the
+``cuda`` marker with its gate (:mod:`tests.cuda`) for every folder.
 
 Clips are tiny (160x120, 2 s, 25 fps: 50 frames) so the whole suite stays fast on two cores.
 """
@@ -11,6 +12,11 @@ from pathlib import Path
 import pytest
 
 from . import media
+from .cuda import cp, cuda_gate, register_marker  # noqa: F401  (fixtures, found by name)
+
+
+def pytest_configure(config):
+    register_marker(config)
 
 
 @pytest.fixture(scope="session")

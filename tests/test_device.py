@@ -117,3 +117,44 @@ def test_cli_stats_prints_per_frame_counters(clip_mp4, tmp_path):
     assert r.returncode == 0, r.stderr
     assert "per frame: host->device 0 copies" in r.stderr
     assert "resize" in r.stderr
+
+
+def test_auto_runs_a_node_on_the_cpu_where_cuda_cannot_take_its_input(monkeypatch, clip_mp4):
+    from vproc.io.source import Source
+    from vproc.runtime import Runtime
+
+    monkeypatch.setattr(devices, "cuda_status", lambda: None)  # as on a machine with a GPU
+    graph = vproc.build_graph({"nodes": {
+        "rgb": {"type": "convert", "in": "source", "params": {"format": "rgb24"}},  # swscale: CPU only
+        "flt": {"type": "convert", "in": "source", "params": {"format": "rgbpf32"}},  # kernels: CUDA
+        "st": {"type": "stack", "in": ["rgb", "rgb"]}}, "output": {"in": "st"}})
+    with Source(str(clip_mp4)) as src:
+        rt = Runtime(graph, src, sink=None)
+        try:
+            rt.open_nodes()
+        finally:
+            rt.close_nodes()
+    assert {k: r.node.device for k, r in rt._runs.items()} == {"rgb": "cpu", "flt": "cuda", "st": "cpu"}
+
+
+@pytest.mark.cuda
+def test_three_gpu_nodes_upload_once_and_download_once(clip_mp4, tmp_path):
+    """YUV -> float RGB -> 2x bicubic -> YUV, all on the GPU: one upload and one download per
+    frame however many GPU nodes, and the same pictures as the CPU twins."""
+    nodes = {"rgb": {"type": "convert", "in": "source", "params": {"format": "rgbpf32"}},
+             "up": {"type": "resize", "in": "rgb", "params": {"scale": 2, "interp": "bicubic"}},
+             "yuv": {"type": "convert", "in": "up", "params": {"format": "yuv420p"}}}
+    out = {"in": "yuv", "crf": 0, "preset": "ultrafast"}
+    gpu = vproc.run(vproc.build_graph({"device": "cuda", "nodes": nodes, "output": out}), str(clip_mp4), str(tmp_path / "g.mkv"))
+    per = gpu.per_frame()
+    assert per["h2d_copies"] == 1 and per["d2h_copies"] == 1
+    assert gpu.frames_out == gpu.frames_in
+    assert [s.device for s in gpu.stages[1:-1]] == ["cuda"] * 3
+    cpu = vproc.run(vproc.build_graph({"device": "cpu", "nodes": nodes, "output": out}), str(clip_mp4), str(tmp_path / "c.mkv"))
+    assert cpu.per_frame()["h2d_copies"] == 0
+    import av
+
+    with av.open(str(tmp_path / "g.mkv")) as g, av.open(str(tmp_path / "c.mkv")) as c:
+        for fg, fc in zip(g.decode(video=0), c.decode(video=0)):
+            # cv2 on the CPU vs the kernel on the GPU: within a code after rounding to 8 bits
+            assert np.abs(fg.to_ndarray().astype(int) - fc.to_ndarray().astype(int)).max() <= 1

@@ -15,6 +15,10 @@ MATRIX_FAMILY = {
 }
 
 
+# The FFmpeg colorspace tag written for each matrix family.
+TAG_FOR_MATRIX = {"bt601": "smpte170m", "bt709": "bt709", "bt2020": "bt2020nc", "smpte240m": "smpte240m", "fcc": "fcc"}
+
+
 def matrix_of(info: StreamInfo) -> str:
     """The matrix family (bt601, bt709, bt2020, smpte240m, fcc) the stream's YUV uses."""
     family = MATRIX_FAMILY.get(info.color.matrix or "")

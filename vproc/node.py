@@ -66,6 +66,11 @@ class Node(abc.ABC):
         self.device = device
         self.name = name or self.kind
 
+    def check(self, *infos: StreamInfo) -> None:
+        """Raise :class:`~vproc.errors.ConfigError` if this node cannot take these inputs on
+        ``self.device``. Cheap: no allocation, no loading. With ``device: auto`` the runtime asks
+        it on ``cuda`` first and runs the node on the CPU when CUDA cannot take the inputs."""
+
     def open(self, *infos: StreamInfo) -> StreamInfo:
         """Prepare for a stream and declare the output; the default passes the input through."""
         return infos[0]

@@ -157,13 +157,17 @@ class Runtime:
         self.infos = {SOURCE: self.source.info}
         for spec in self.graph.nodes.values():
             cls = registry.get(spec.type)
-            dev = devices.resolve(spec.device or self.device, cls.devices, who=f"node '{spec.id}' ({spec.type})")
+            requested = spec.device or self.device
+            dev = devices.resolve(requested, cls.devices, who=f"node '{spec.id}' ({spec.type})")
+            ins = [self.infos[i] for i in spec.inputs]
+            if requested == "auto" and dev == "cuda":
+                dev = self._auto_device(cls, spec, ins)
             node = cls(spec.params, dev, spec.id)
             run = _NodeRun(spec.id, node, spec.inputs, _Inbox(INBOX_FRAMES, self._abort),
                            StageStats(spec.id, spec.type, dev))
             self._runs[spec.id] = run
             try:
-                info = node.open(*(self.infos[i] for i in spec.inputs))
+                info = node.open(*ins)
             except VprocError as exc:
                 raise type(exc)(f"node '{spec.id}' ({spec.type}): {exc}") from None
             except (ValueError, TypeError) as exc:
@@ -175,6 +179,21 @@ class Runtime:
                 raise NodeError(f"node '{spec.id}' ({spec.type}): open() must return a StreamInfo, not {type(info).__name__}")
             self.infos[spec.id] = info
         return self.infos
+
+    @staticmethod
+    def _auto_device(cls, spec, ins: list[StreamInfo]) -> str:
+        """For ``auto``: CUDA if the node takes these inputs there, else the CPU.
+
+        A node may run on CUDA for some inputs only (convert: the kernel formats); its check()
+        says so with a ConfigError. ``auto`` means "the GPU where it can", so that is the CPU,
+        said in the log; an explicit ``cuda`` keeps the error.
+        """
+        try:
+            cls(spec.params, "cuda", spec.id).check(*ins)
+        except ConfigError as exc:
+            log.info("node '%s' (%s) runs on the CPU: %s", spec.id, spec.type, exc)
+            return "cpu"
+        return "cuda"
 
     def close_nodes(self) -> None:
         """Close every node whose open() returned, in reverse order; errors are logged."""
@@ -360,8 +379,8 @@ class Runtime:
                 f._uses.append(done)
             for f in out:
                 f._ready = f._ready or done
-        for f in out:
-            devices.bind(f, f.planes)  # pooled output buffers go back when the frame is released
+        for f in out:  # pooled output buffers go back when the frame is released
+            devices.bind(f, f.data if isinstance(f.data, tuple) else (f.data,))
         st.frames_out += len(out)
         self._emit(run.spec_id, list(out))
 

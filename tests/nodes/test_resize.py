@@ -8,17 +8,19 @@ import cv2
 import numpy as np
 import pytest
 
+from vproc import device as devices
 from vproc.errors import ConfigError
 from vproc.frame import Frame, StreamInfo
 from vproc.io.source import Source
+from vproc.kernels.resample import resize
 from vproc.nodes.resize import Resize, ResizeParams
 from vproc.params import build_params
 
 TB = Fraction(1, 25)
 
 
-def make(**params) -> Resize:
-    return Resize(build_params(ResizeParams, params, "node 'r'"), "cpu", "r")
+def make(device: str = "cpu", **params) -> Resize:
+    return Resize(build_params(ResizeParams, params, "node 'r'"), device, "r")
 
 
 def info(w=160, h=120, fmt="yuv420p"):
@@ -162,3 +164,65 @@ def test_params_are_validated(params, words):
 def test_too_small_result_is_refused():
     with pytest.raises(ConfigError, match="gives an empty image"):
         make(scale=0.001).open(info(fmt="rgb24"))
+
+
+def float_rgb(w=160, h=120, seed=0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    smooth = np.stack([0.5 + 0.4 * np.sin(xx / 9 + c) * np.cos(yy / 7 - c) for c in range(3)])
+    return np.clip(smooth + rng.normal(0, 0.05, smooth.shape), 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("interp", ["bicubic", "bilinear"])
+@pytest.mark.parametrize("params", [{"scale": 2}, {"scale": 0.5}, {"scale": 0.7}, {"width": 203, "height": 61}])
+def test_float_rgb_on_the_cpu_matches_the_resampling_kernel(interp, params):
+    """The CPU path (OpenCV) and the CUDA path's kernel (here its numba twin, the same arithmetic)
+    compute the same resampling; OpenCV's IPP code maps coordinates in a slightly different
+    precision (about 2e-6 on [0, 1] data)."""
+    node = make(interp=interp, **params)
+    out_info = node.open(info(fmt="rgbpf32"))
+    img = float_rgb()
+    (out,) = node.process(Frame(img, 0, TB, "rgbpf32"))
+    assert out.data.shape == (3, out_info.height, out_info.width) and out.data.dtype == np.float32
+    want = resize(img, out_info.height, out_info.width, interp)
+    np.testing.assert_allclose(out.data, want, rtol=0, atol=1e-4)
+    (three,) = node.process(Frame(tuple(img), 0, TB, "rgbpf32"))  # separate planes: the same
+    np.testing.assert_array_equal(three.data, out.data)
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "rgbpf32"])
+def test_steady_state_processing_allocates_nothing(fmt):
+    """Output planes come from the buffer pool and return to it when the frame is released (the
+    runtime ties them to the frame), so after the first frame nothing is allocated."""
+    node = make(scale=0.5)
+    node.open(info(fmt=fmt))
+    src = yuv_frame() if fmt == "yuv420p" else Frame(float_rgb(), 0, TB, fmt)
+    counts = []
+    for _ in range(4):
+        (out,) = node.process(src)
+        devices.bind(out, out.data if isinstance(out.data, tuple) else (out.data,))
+        counts.append(devices.STATS.snapshot()["allocations"])
+        del out
+    assert counts[1:] == [counts[0]] * 3
+
+
+@pytest.mark.parametrize("fmt, params", [
+    ("yuv420p", {"scale": 0.5}),
+    ("rgb24", {"scale": 2, "interp": "bilinear"}),
+    ("gray16le", {"scale": 2}),
+    ("rgbpf32", {"scale": 2, "interp": "lanczos"}),
+    ("rgbpf32", {"scale": 0.5, "interp": "nearest"}),
+    ("rgbpf32", {"scale": 0.5, "interp": "area"}),
+])
+def test_cuda_refuses_what_only_opencv_does(fmt, params):
+    with pytest.raises(ConfigError) as exc:
+        make("cuda", **params).open(info(fmt=fmt))
+    message = str(exc.value)
+    assert "resize on CUDA handles rgbpf32 with interp bilinear or bicubic only" in message
+    assert f"(got {fmt}, {params.get('interp', 'bicubic')})" in message
+    assert "convert to rgbpf32 first" in message
+
+
+@pytest.mark.parametrize("interp", ["bicubic", "bilinear", "area"])  # area upscaling is bicubic
+def test_cuda_accepts_float_rgb_with_the_kernel_methods(interp):
+    assert make("cuda", scale=2, interp=interp).open(info(fmt="rgbpf32")).size == (320, 240)

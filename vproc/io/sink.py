@@ -26,7 +26,7 @@ from pathlib import Path
 import av
 import ffmpeg
 
-from ..colorspace import matrix_of
+from ..colorspace import TAG_FOR_MATRIX, matrix_of
 from ..errors import ConfigError, MediaError
 from ..frame import Frame, StreamInfo
 from ..graph import OutputOptions
@@ -34,9 +34,6 @@ from .avframes import to_av
 from .ffmpeg import check_video_encoder, ffmpeg_binary, muxers
 
 log = logging.getLogger("vproc")
-
-# The colorspace tag that goes with each matrix family of vproc.colorspace.
-_TAG_FOR_MATRIX = {"bt601": "smpte170m", "bt709": "bt709", "bt2020": "bt2020nc", "smpte240m": "smpte240m", "fcc": "fcc"}
 
 _TS_SHIFT_SECONDS = 1000  # more than any negative start (priming, edit lists) a source has
 
@@ -198,7 +195,7 @@ class FFmpegSink:
             # stream's matrix, and write the limited range players expect, then tag them.
             family = matrix_of(info)
             kw["vf"] = f"scale=out_color_matrix={family}:out_range=tv"
-            matrix, rng = _TAG_FOR_MATRIX[family], "tv"
+            matrix, rng = TAG_FOR_MATRIX[family], "tv"
         for flag, value in (("colorspace", matrix), ("color_range", rng),
                             ("color_primaries", c.primaries), ("color_trc", c.transfer)):
             if value:

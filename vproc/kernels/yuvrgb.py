@@ -264,13 +264,14 @@ def yuv_to_rgb(y, u, v=None, *, matrix: str, full_range: bool, bits: int = 8, nv
 
 
 def rgb_to_yuv(rgb, *, matrix: str, full_range: bool, bits: int = 8, nv12: bool = False,
-               msb_aligned: bool = False):
+               msb_aligned: bool = False, out=None):
     """Planar float RGB in [0, 1] -> YUV 4:2:0 planes.
 
     Args:
         rgb: ``(3, H, W)`` float (converted to float32); values outside [0, 1] end up clipped.
         matrix, full_range, bits, msb_aligned: as in :func:`yuv_to_rgb`.
         nv12: return the chroma as one interleaved ``(ceil(H/2), ceil(W/2), 2)`` plane.
+        out: optional output planes on the same device, ``(y, u, v)`` or ``(y, uv)`` as returned.
 
     Returns:
         ``(y, u, v)``, or ``(y, uv)`` with ``nv12=True``: ``uint8`` for 8 bits, else ``uint16``;
@@ -286,12 +287,16 @@ def rgb_to_yuv(rgb, *, matrix: str, full_range: bool, bits: int = 8, nv12: bool 
     _, h, w = rgb.shape
     ch, cw = _chroma_shape(h, w)
     coefs = encode_coefficients(matrix, full_range, bits)
-    y = xp.empty((h, w), dtype)
+    shapes = ((h, w), (ch, cw, 2)) if nv12 else ((h, w), (ch, cw), (ch, cw))
+    if out is not None and len(out) != len(shapes):
+        raise ConfigError(f"{who}: out must hold {len(shapes)} planes (got {len(out)})")
+    planes = [output(None if out is None else o, shape, dtype, xp, who) for o, shape in zip(out or (None,) * len(shapes), shapes)]
+    y = planes[0]
     if nv12:
-        uv = xp.empty((ch, cw, 2), dtype)
+        uv = planes[1]
         u, v = uv[:, :, 0], uv[:, :, 1]
     else:
-        u, v = xp.empty((ch, cw), dtype), xp.empty((ch, cw), dtype)
+        u, v = planes[1], planes[2]
     if xp is np:
         _rgb_to_yuv_twin(rgb, y, u, v, shift, *coefs)
     else:

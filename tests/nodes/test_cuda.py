@@ -1,0 +1,95 @@
+"""``convert`` and ``resize`` on CuPy frames against the same nodes on numpy frames.
+
+Tolerances, as documented for the kernels (tests/kernels/test_cuda.py): ``convert`` runs the same
+float32 arithmetic on both devices (CUDA kernel vs numba twin), so RGB may differ by 1e-6 and YUV
+samples by one code (a .5 rounding decision). ``resize`` runs OpenCV on the CPU, whose IPP code
+maps coordinates in a slightly different precision than the kernel (which matches OpenCV's plain
+code bit for bit): 1e-5 on [0, 1] data.
+
+All tests are marked ``cuda``: skipped without CuPy or a GPU unless ``VPROC_REQUIRE_CUDA=1``.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from vproc.frame import Frame, StreamInfo
+from vproc.nodes.convert import KERNEL_YUV, Convert, ConvertParams
+from vproc.nodes.resize import Resize, ResizeParams
+
+pytestmark = pytest.mark.cuda
+
+TB = Fraction(1, 25)
+H, W = 37, 53  # odd, and not multiples of the 32 x 8 block: exercises the bounds checks
+
+
+def rgb(seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).random((3, H, W), dtype=np.float32)
+
+
+def on_gpu(cp, frame: Frame) -> Frame:
+    data = tuple(cp.asarray(p) for p in frame.data) if isinstance(frame.data, tuple) else cp.asarray(frame.data)
+    return frame.with_data(data)
+
+
+def both(node_type, params, info: StreamInfo, frame: Frame, cp) -> tuple[Frame, Frame]:
+    """(CPU output, CUDA output) of one node kind on the same frame."""
+    outs = []
+    for device, f in (("cpu", frame), ("cuda", on_gpu(cp, frame))):
+        node = node_type(params, device, "n")
+        node.open(info)
+        (out,) = node.process(f)
+        outs.append(out)
+    assert outs[1].device == "cuda" and outs[1].format == outs[0].format
+    return outs[0], outs[1]
+
+
+@pytest.mark.parametrize("fmt", KERNEL_YUV)
+def test_convert_yuv_to_rgb_on_cuda_equals_cpu(cp, fmt):
+    node = Convert(ConvertParams(fmt), "cpu")  # makes the YUV input
+    node.open(StreamInfo(W, H, "rgbpf32", TB))
+    (src,) = node.process(Frame(rgb(), 3, TB, "rgbpf32"))
+    cpu, gpu = both(Convert, ConvertParams("rgbpf32"), StreamInfo(W, H, fmt, TB), src, cp)
+    assert gpu.data.shape == (3, H, W) and gpu.data.dtype == np.float32
+    np.testing.assert_allclose(cp.asnumpy(gpu.data), cpu.data, rtol=0, atol=1e-6)
+    assert gpu.pts == cpu.pts == 3
+
+
+@pytest.mark.parametrize("fmt", KERNEL_YUV)
+@pytest.mark.parametrize("planes", [False, True])  # one (3, H, W) array, or three planes
+def test_convert_rgb_to_yuv_on_cuda_equals_cpu(cp, fmt, planes):
+    img = rgb(1)
+    src = Frame(tuple(img) if planes else img, 3, TB, "rgbpf32")
+    cpu, gpu = both(Convert, ConvertParams(fmt), StreamInfo(W, H, "rgbpf32", TB), src, cp)
+    shift = 6 if fmt == "p010le" else 0
+    for g, c in zip(gpu.planes, cpu.planes):
+        assert g.shape == c.shape and g.dtype == c.dtype
+        assert (np.abs(cp.asnumpy(g).astype(np.int64) - c) >> shift).max() <= 1
+
+
+@pytest.mark.parametrize("interp", ["bicubic", "bilinear"])
+@pytest.mark.parametrize("params", [{"scale": 2}, {"scale": 0.5}, {"width": 80, "height": 21}])
+def test_resize_on_cuda_equals_cpu(cp, interp, params):
+    p = ResizeParams(interp=interp, **params)
+    for data in (rgb(2), tuple(rgb(2))):
+        cpu, gpu = both(Resize, p, StreamInfo(W, H, "rgbpf32", TB), Frame(data, 3, TB, "rgbpf32"), cp)
+        assert gpu.data.shape == cpu.data.shape and gpu.data.dtype == np.float32
+        np.testing.assert_allclose(cp.asnumpy(gpu.data), cpu.data, rtol=0, atol=1e-5)
+
+
+def test_a_gpu_chain_stays_on_the_gpu(cp):
+    """yuv420p -> rgbpf32 -> resize x2 -> yuv420p on CuPy frames: no step leaves the device."""
+    info = StreamInfo(W + 1, H + 1, "rgbpf32", TB)
+    enc = Convert(ConvertParams("yuv420p"), "cpu")
+    enc.open(info)
+    (src,) = enc.process(Frame(np.random.default_rng(3).random((3, H + 1, W + 1), dtype=np.float32), 0, TB, "rgbpf32"))
+    frame, info = on_gpu(cp, src), info.replace(format="yuv420p")
+    for node in (Convert(ConvertParams("rgbpf32"), "cuda"), Resize(ResizeParams(scale=2), "cuda"),
+                 Convert(ConvertParams("yuv420p"), "cuda")):
+        info = node.open(info)
+        (frame,) = node.process(frame)
+        assert frame.device == "cuda" and frame.format == info.format
+    assert (frame.width, frame.height) == (2 * (W + 1), 2 * (H + 1))
