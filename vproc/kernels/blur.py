@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 
-import cv2
 import numpy as np
 from numba import njit, prange
 
@@ -141,6 +140,7 @@ def _filter(img, kx: np.ndarray, ky: np.ndarray, norm: float, out, who: str, uni
 @functools.lru_cache(maxsize=32)
 def gaussian_kernel(ksize: int, sigma: float) -> np.ndarray:
     """float32 taps of ``cv2.getGaussianKernel(ksize, sigma, CV_32F)`` (read-only, cached)."""
+    import cv2  # here, not at the top: importing the kernels must not load OpenCV for every node
     k = cv2.getGaussianKernel(ksize, sigma, ktype=cv2.CV_32F).ravel().astype(np.float32)
     k.flags.writeable = False
     return k
