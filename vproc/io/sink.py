@@ -122,14 +122,13 @@ class FFmpegSink:
         if path.is_dir():
             raise MediaError(f"cannot write output '{self.target}': it is a folder")
         if path.exists() and not self.overwrite:
-            raise MediaError(f"output '{self.target}' exists (pass --overwrite to replace it)")
+            raise MediaError(f"output '{self.target}' exists and overwriting is off")
 
     # -- the FFmpeg command -----------------------------------------------------------------
     def _plan_streams(self):
         """Decide, per passthrough stream, whether it rides in the NUT pipe and how it is coded."""
         opts = self.options
         piped, codecs = [], []
-        nut_probe = "nut"
         for s in self._passthrough:
             wanted = s.type == "audio" and opts.audio != "none" or s.type == "subtitle" and opts.subtitles != "none"
             if not wanted:
@@ -149,7 +148,7 @@ class FFmpegSink:
                     continue
                 if codec != "copy":
                     self._notice(f"subtitle stream #{s.index} ({s.codec_context.name}) converted to {codec} for {self.format}")
-            if container_accepts(nut_probe, s):
+            if container_accepts("nut", s):
                 piped.append(s)
                 codecs.append(("pipe", len(piped), codec))
             elif self._source_url and not is_url(self._source_url):
