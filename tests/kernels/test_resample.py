@@ -115,3 +115,25 @@ def test_twin_equals_the_cuda_arithmetic(method, oh, ow):
     # a ring; whatever the route, each value must be the CUDA kernel's, bit for bit.
     img = np.random.default_rng(3).random((2, H, W), dtype=np.float32)
     np.testing.assert_array_equal(resize(img, oh, ow, method), mirror_of_cuda(img, oh, ow, method))
+
+
+# Rows wide enough for the twin's rational route (out/in close to a small P/Q, see `_runs_plan`):
+# exactly 2/3, near 2/3 with even and odd output widths, 1/2, 3/2 (three phases), 3/5 (five sub-rows).
+WIDE = [(300, 200), (301, 200), (300, 201), (300, 150), (200, 300), (500, 300)]
+
+
+@pytest.mark.parametrize("method", ["bilinear", "bicubic"])
+@pytest.mark.parametrize("w, ow", WIDE)
+def test_rational_route_equals_the_cuda_arithmetic_and_opencv(cv_plain, method, w, ow):
+    from vproc.kernels.resample import _x_plan
+
+    assert _x_plan(w, ow, method).q > 0  # the route under test
+    img = np.random.default_rng(4).random((2, 23, w), dtype=np.float32)
+    for oh in (15, 46):
+        got = resize(img, oh, ow, method)
+        np.testing.assert_array_equal(got, mirror_of_cuda(img, oh, ow, method))
+        want = reference(cv_plain, img, oh, ow, method)
+        if method == "bilinear":
+            np.testing.assert_array_equal(got, want)
+        else:
+            np.testing.assert_allclose(got, want, rtol=0, atol=4 * EPS)

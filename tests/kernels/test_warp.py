@@ -61,6 +61,17 @@ def test_planar_channels_share_the_flow():
         np.testing.assert_array_equal(got[c], warp(img[c], flow))
 
 
+@pytest.mark.parametrize("planes", [2, 4, 5, 7])
+def test_any_number_of_planes(planes):
+    # The twin takes planes three at a time (then two or one): every plane as if warped alone.
+    img = np.random.default_rng(8).random((planes, H, W), dtype=np.float32)
+    flow = flow_field(9, reach=20.0)
+    got = warp(img, flow)
+    for c in range(planes):
+        np.testing.assert_array_equal(got[c], warp(img[c], flow))
+        np.testing.assert_allclose(got[c], reference(img[c], flow), rtol=0, atol=2 * EPS)
+
+
 def test_errors():
     img = np.zeros((H, W), np.float32)
     with pytest.raises(ConfigError, match=r"flow must be .* shape \(37, 53, 2\)"):
