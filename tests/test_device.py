@@ -158,3 +158,74 @@ def test_three_gpu_nodes_upload_once_and_download_once(clip_mp4, tmp_path):
         for fg, fc in zip(g.decode(video=0), c.decode(video=0)):
             # cv2 on the CPU vs the kernel on the GPU: within a code after rounding to 8 bits
             assert np.abs(fg.to_ndarray().astype(int) - fc.to_ndarray().astype(int)).max() <= 1
+
+
+# -- the CUDA data path, on a stand-in for CuPy (tests/fake_cupy.py) ----------------------------------
+
+
+@pytest.fixture
+def fake_gpu(monkeypatch):
+    """CuPy replaced by a host-memory stand-in, and a GPU-capable test node registered."""
+    import sys
+
+    from vproc import registry
+    from vproc.node import Node
+
+    from . import fake_cupy
+
+    monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
+    monkeypatch.setattr(devices, "cuda_status", lambda: None)
+    monkeypatch.setattr(devices, "_local", __import__("threading").local())
+    devices._device_pool.cache_clear()
+
+    class Invert(Node):
+        """255 - x on every plane, with pooled outputs, on whichever device it was given."""
+
+        devices = ("cpu", "cuda")
+
+        def process(self, frame):
+            out = tuple(np.subtract(255, p, out=devices.empty(p.shape, p.dtype, self.device)) for p in frame.planes)
+            for o in out:  # on "cuda" the planes must be device arrays, never host ones
+                assert devices.device_of(o) == self.device
+            return [frame.with_data(out)]
+
+    before = dict(registry._KINDS)
+    registry.register("test_invert")(Invert)
+    yield fake_cupy
+    registry._KINDS.clear()
+    registry._KINDS.update(before)
+    devices._device_pool.cache_clear()
+
+
+def _three_inverts(device):
+    nodes = {"a": {"type": "test_invert", "in": "source"}, "b": {"type": "test_invert", "in": "a"},
+             "c": {"type": "test_invert", "in": "b"}}
+    return vproc.build_graph({"device": device, "nodes": nodes, "output": {"in": "c", "crf": 0, "preset": "ultrafast"}})
+
+
+def test_three_gpu_nodes_move_each_frame_once_each_way(fake_gpu, clip_mp4, tmp_path):
+    gpu = vproc.run(_three_inverts("cuda"), str(clip_mp4), str(tmp_path / "g.mkv"))
+    assert [s.device for s in gpu.stages[1:-1]] == ["cuda"] * 3
+    per = gpu.per_frame()
+    assert per["h2d_copies"] == 1 and per["d2h_copies"] == 1
+    assert gpu.transfers["h2d_bytes"] == gpu.transfers["d2h_bytes"] == gpu.frames_in * 160 * 120 * 3 // 2
+    # Pools: staging and output buffers are reused; a few per frame in flight, not one per frame.
+    assert gpu.transfers["allocations"] < gpu.frames_in
+    cpu = vproc.run(_three_inverts("cpu"), str(clip_mp4), str(tmp_path / "c.mkv"))
+    assert cpu.transfers["h2d_copies"] == 0
+    import av
+
+    with av.open(str(tmp_path / "g.mkv")) as g, av.open(str(tmp_path / "c.mkv")) as c:
+        pairs = list(zip(g.decode(video=0), c.decode(video=0)))
+    assert len(pairs) == gpu.frames_out == cpu.frames_out
+    assert all(np.array_equal(a.to_ndarray(), b.to_ndarray()) for a, b in pairs)
+
+
+def test_fan_out_to_two_gpu_nodes_uploads_once(fake_gpu, clip_mp4, tmp_path):
+    graph = vproc.build_graph({"device": "cuda", "nodes": {
+        "a": {"type": "test_invert", "in": "source"}, "b": {"type": "test_invert", "in": "source"},
+        "st": {"type": "stack", "in": ["a", "b"], "device": "cpu"}}, "output": {"in": "st"}})
+    stats = vproc.run(graph, str(clip_mp4), str(tmp_path / "f.mp4"))
+    per = stats.per_frame()
+    assert per["h2d_copies"] == 1  # one upload shared by both consumers
+    assert per["d2h_copies"] == 2  # each GPU branch comes back once for the CPU stack

@@ -78,7 +78,8 @@ class StreamInfo:
 
 
 def _device_of(array) -> str:
-    return "cpu" if isinstance(array, np.ndarray) else "cuda"
+    # By the array type's module, as vproc.device.is_cupy does, without importing CuPy.
+    return "cuda" if type(array).__module__.startswith("cupy") else "cpu"
 
 
 _copy_lock = threading.Lock()
