@@ -53,6 +53,7 @@ class Stack(Node):
             if fmt.subsampled:
                 w, h = w + (w & 1), h + (h & 1)
             self.sizes.append((w, h))
+        self.part_shapes = [fmt.plane_shapes(w, h) for w, h in self.sizes]
         self.axis = 1 if horizontal else 0
         total_w = sum(w for w, _ in self.sizes) if horizontal else first.width
         total_h = first.height if horizontal else sum(h for _, h in self.sizes)
@@ -62,10 +63,9 @@ class Stack(Node):
 
     def process(self, *frames: Frame) -> list[Frame]:
         parts = []
-        for frame, conv, (w, h) in zip(frames, self.converters, self.sizes):
+        for frame, conv, shapes in zip(frames, self.converters, self.part_shapes):
             if conv is not None:
                 frame = conv.process(frame)[0]
-            shapes = self.fmt.plane_shapes(w, h)
             planes = []
             for plane, shape in zip(frame.planes, shapes):
                 if plane.shape != shape:
