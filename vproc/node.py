@@ -40,6 +40,7 @@ Rules:
 from __future__ import annotations
 
 import abc
+from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -88,3 +89,71 @@ class Node(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} kind={self.kind} device={self.device}>"
+
+
+class TemporalNode(Node):
+    """Helper for nodes that work on a sliding window of frames around each output frame.
+
+    A subclass sets ``self.radius`` (frames on each side: the window holds ``2 * radius + 1``)
+    in ``open()`` and implements :meth:`process_window`. The window is clamped at the clip's ends:
+    positions before the first frame repeat the first, positions after the last repeat the last.
+    Frame ``c`` is emitted once frame ``c + radius`` has arrived, so ``latency`` and ``warmup``
+    are both ``radius``; :meth:`flush` drains the rest (PyAV's ``encode(None)`` idiom).
+
+    :meth:`drain` ends the current window early (a scene cut): it emits what is held, with windows
+    clamped to the frames before the cut, and the next frame starts a new clip.
+    """
+
+    radius: int = 0
+
+    def __init__(self, params=None, device: str = "cpu", name: str | None = None):
+        super().__init__(params, device, name)
+        self._clear()
+
+    @property
+    def latency(self) -> int:  # type: ignore[override]
+        return self.radius
+
+    @property
+    def warmup(self) -> int:  # type: ignore[override]
+        return self.radius
+
+    @abc.abstractmethod
+    def process_window(self, window: list[Frame], center: Frame) -> list[Frame]:
+        """Output for ``center`` from its ``2 * radius + 1`` neighbours (``window[radius]`` is
+        ``center``). Frames in the window are shared: never write into their arrays."""
+
+    def process(self, frame: Frame) -> list[Frame]:
+        self._held.append(frame)
+        self._count += 1
+        out = []
+        while self._next + self.radius < self._count:
+            out += self._emit(self._next)
+            self._next += 1
+        while self._first < self._next - self.radius:  # no window reaches these any more
+            self._held.popleft()
+            self._first += 1
+        return out
+
+    def flush(self) -> list[Frame]:
+        return self.drain()
+
+    def drain(self) -> list[Frame]:
+        """Emit every frame still held (windows clamped at the last one) and start afresh."""
+        out = []
+        while self._next < self._count:
+            out += self._emit(self._next)
+            self._next += 1
+        self._clear()
+        return out
+
+    def _emit(self, c: int) -> list[Frame]:
+        last = self._count - 1
+        window = [self._held[min(max(c + d, 0), last) - self._first] for d in range(-self.radius, self.radius + 1)]
+        return self.process_window(window, window[self.radius])
+
+    def _clear(self) -> None:
+        self._held: deque[Frame] = deque()
+        self._count = 0  # frames received since the clip (or the last drain) began
+        self._next = 0  # index of the next frame to emit
+        self._first = 0  # index of self._held[0]
