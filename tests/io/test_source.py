@@ -167,3 +167,17 @@ def test_damaged_input_can_be_skipped(fixture, request, caplog):
     times = [f.time for f in frames]
     assert times == sorted(set(times))  # still strictly increasing
     assert "skipped" in caplog.text
+
+
+def test_avi_with_b_frames_gets_every_frame_on_the_dts_clock(tmp_path):
+    # AVI stores decode-order stamps: after B-frame reordering the decoder's pts are shuffled.
+    # Like FFmpeg's best_effort_timestamp, the source then uses the dts clock, keeping every frame.
+    clip = tmp_path / "b.avi"
+    media.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=160x120:r=10:d=4", "-c:v", "libx264", "-bf", "3",
+                     "-pix_fmt", "yuv420p", str(clip))
+    with Source(str(clip)) as src:
+        times = [f.time for f in src.items() if isinstance(f, Frame)]
+        assert src.stats.corrupt_skipped == 0
+    assert len(times) == 40
+    steps = {b - a for a, b in zip(times, times[1:])}
+    assert steps == {Fraction(1, 10)}

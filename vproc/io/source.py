@@ -111,9 +111,8 @@ class Source:
 
     def items(self) -> Iterator[Frame | av.Packet]:
         """Video frames (as :class:`Frame`) and passthrough packets, in demux order."""
-        info = self.info
-        last_pts = None
-        default_step = _frame_step(info)
+        self._last_pts = None
+        clock = _BestEffortPts()
         streams = [self.video, *self.passthrough]
         packets = self.container.demux(*streams)
         while not self._stop.is_set():
@@ -122,16 +121,16 @@ class Source:
             except StopIteration:
                 break
             except av.FFmpegError as exc:  # a broken container: keep what decoded, then stop
-                self._fail(exc, last_pts, "demux")
+                self._fail(exc, "demux")
                 break
             if packet.is_corrupt:
                 # The demuxer read it damaged (MPEG-TS continuity errors, a cut file). FFmpeg only
                 # logs this and goes on; here it is an input error like any other.
-                self._fail(f"corrupt {packet.stream.type} packet (stream #{packet.stream.index})", last_pts, "demux")
+                self._fail(f"corrupt {packet.stream.type} packet (stream #{packet.stream.index})", "demux")
                 continue
             if packet.stream is not self.video:
                 if packet.size:  # skip the demuxer's empty flush packets
-                    if self.on_error == "skip" and packet.stream.type == "audio" and not self._decodes(packet, last_pts):
+                    if self.on_error == "skip" and packet.stream.type == "audio" and not self._decodes(packet):
                         continue
                     self.stats.packets_passed += 1
                     yield packet
@@ -139,29 +138,36 @@ class Source:
             try:
                 decoded = self.video.decode(packet)
             except av.FFmpegError as exc:
-                self._fail(exc, last_pts, "decode")
+                self._fail(exc, "decode")
                 continue
             for avf in decoded:
                 if avf.is_corrupt:  # decoded, but with errors the decoder concealed (garbage in the bitstream)
-                    self._fail("frame decoded with errors", last_pts, "decode")
+                    self._fail("frame decoded with errors", "decode")
                     continue
-                if avf.pts is None:  # raw streams without timestamps: step by the nominal rate
-                    avf.pts = 0 if last_pts is None else last_pts + default_step
-                if last_pts is not None and avf.pts <= last_pts:
-                    log.warning("input frame at pts %d is not after pts %d; dropped as a duplicate", avf.pts, last_pts)
-                    self.stats.corrupt_skipped += 1
-                    continue
-                if (avf.width, avf.height, avf.format.name) != self._decoder_layout:
-                    # Size or format changed mid-stream: scale back to what the graph was opened
-                    # for, as the ffmpeg CLI does, rather than fail hours into a file.
-                    avf = avf.reformat(self._decoder_layout[0], self._decoder_layout[1], self._decoder_layout[2])
-                last_pts = avf.pts
-                self.stats.frames += 1
-                yield from_av(avf, self._convert_to, info.time_base)
+                yield from self._frames(clock.push(avf))
+        yield from self._frames(clock.finish())
         if self.stats.frames == 0 and not self._stop.is_set():
             raise MediaError(f"input '{self.url}': no video frame could be decoded")
 
-    def _decodes(self, packet: av.Packet, last_pts: int | None) -> bool:
+    def _frames(self, decoded: list[av.VideoFrame]) -> Iterator[Frame]:
+        for avf in decoded:
+            if self._stop.is_set():
+                return
+            if avf.pts is None:  # raw streams without timestamps: step by the nominal rate
+                avf.pts = 0 if self._last_pts is None else self._last_pts + _frame_step(self.info)
+            if self._last_pts is not None and avf.pts <= self._last_pts:
+                log.warning("input frame at pts %d is not after pts %d; dropped as a duplicate", avf.pts, self._last_pts)
+                self.stats.corrupt_skipped += 1
+                continue
+            if (avf.width, avf.height, avf.format.name) != self._decoder_layout:
+                # Size or format changed mid-stream: scale back to what the graph was opened
+                # for, as the ffmpeg CLI does, rather than fail hours into a file.
+                avf = avf.reformat(self._decoder_layout[0], self._decoder_layout[1], self._decoder_layout[2])
+            self._last_pts = avf.pts
+            self.stats.frames += 1
+            yield from_av(avf, self._convert_to, self.info.time_base)
+
+    def _decodes(self, packet: av.Packet) -> bool:
         """Whether a passthrough audio packet decodes (checked only when skipping errors).
 
         FFmpeg stops at the first broken packet it is asked to copy (an AAC frame that lost its
@@ -170,12 +176,12 @@ class Source:
         try:
             packet.stream.decode(packet)
         except av.FFmpegError as exc:
-            self._fail(exc, last_pts, "audio decode")
+            self._fail(exc, "audio decode")
             return False
         return True
 
-    def _fail(self, exc: Exception | str, last_pts: int | None, what: str) -> None:
-        t = float((last_pts or 0) * self.info.time_base)
+    def _fail(self, exc: Exception | str, what: str) -> None:
+        t = float((self._last_pts or 0) * self.info.time_base)
         msg = f"input '{self.url}': {what} error after frame {self.stats.frames} (t={t:.3f}s): {_reason(exc)}"
         # Recordings cut mid-GOP (TS captures, live dumps) start with packets that reference what
         # was cut off; that is how such files are, not damage, so before the first good frame it
@@ -193,6 +199,52 @@ class Source:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _BestEffortPts:
+    """Presentation times as FFmpeg's ``best_effort_timestamp`` picks them (libavcodec's
+    ``guess_correct_pts``): a frame's pts, unless pts have gone backwards more often than the
+    decode timestamps, then its dts.
+
+    Some containers carry decode-order stamps as pts (AVI with B-frames): the decoder hands out
+    frames in presentation order with shuffled pts, and the dts are the right clock. The choice is
+    first made over a look-ahead of the opening frames, so a file is not switched from one clock to
+    the other after a few frames (the two would collide there), then kept up to date per frame.
+    """
+
+    LOOKAHEAD = 16
+
+    def __init__(self):
+        self.pending: list[av.VideoFrame] | None = []
+        self.faulty_pts = self.faulty_dts = 0
+        self.last_pts = self.last_dts = None
+
+    def push(self, avf: av.VideoFrame) -> list[av.VideoFrame]:
+        self._count(avf)
+        if self.pending is None:
+            return [self._stamp(avf)]
+        self.pending.append(avf)
+        return self.finish() if len(self.pending) >= self.LOOKAHEAD else []
+
+    def finish(self) -> list[av.VideoFrame]:
+        """Stamp and release the look-ahead (at its end, or at the end of the stream)."""
+        held, self.pending = self.pending or [], None
+        return [self._stamp(f) for f in held]
+
+    def _count(self, avf: av.VideoFrame) -> None:
+        if avf.dts is not None:
+            self.faulty_dts += self.last_dts is not None and avf.dts <= self.last_dts
+            self.last_dts = avf.dts
+        if avf.pts is not None:
+            self.faulty_pts += self.last_pts is not None and avf.pts <= self.last_pts
+            self.last_pts = avf.pts
+
+    def _stamp(self, avf: av.VideoFrame) -> av.VideoFrame:
+        if avf.pts is None or self.faulty_pts > self.faulty_dts:
+            # On the dts clock; frames drained at the end have none: then None, and the source
+            # steps on from the last frame by the nominal rate, as the ffmpeg CLI does.
+            avf.pts = avf.dts
+        return avf
 
 
 def _frame_step(info: StreamInfo) -> int:
