@@ -12,9 +12,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .blur import box_blur, gaussian_blur  # noqa: E402  (after the OpenMP setting above)
 from .local_stats import local_mean_var  # noqa: E402
+from .lowlight import apply_curve, intensity_histogram  # noqa: E402
 from .noise import estimate_noise  # noqa: E402
 from .resample import resize  # noqa: E402
 from .warp import warp  # noqa: E402
 from .yuvrgb import rgb_to_yuv, yuv_to_rgb  # noqa: E402
 
-__all__ = ["box_blur", "estimate_noise", "gaussian_blur", "local_mean_var", "resize", "rgb_to_yuv", "warp", "yuv_to_rgb"]
+__all__ = [
+    "apply_curve", "box_blur", "estimate_noise", "gaussian_blur", "intensity_histogram",
+    "local_mean_var", "resize", "rgb_to_yuv", "warp", "yuv_to_rgb",
+]
