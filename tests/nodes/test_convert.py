@@ -7,7 +7,6 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from vproc import device as devices
 from vproc.errors import ConfigError
 from vproc.formats import get_format
 from vproc.frame import ColorInfo, Frame, StreamInfo
@@ -17,6 +16,7 @@ from vproc.kernels.yuvrgb import rgb_to_yuv
 from vproc.nodes.convert import KERNEL_YUV, Convert, ConvertParams
 from vproc.params import build_params
 
+from . import allocation_counts
 from ..media import psnr
 
 TB = Fraction(1, 25)
@@ -349,12 +349,7 @@ def test_steady_state_processing_allocates_nothing():
     node = make("rgbpf32")
     node.open(StreamInfo(64, 40, "yuv420p", TB))
     src = yuv_frame("yuv420p", smooth_rgb(40, 64))
-    counts = []
-    for _ in range(4):
-        (out,) = node.process(src)
-        devices.bind(out, out.data if isinstance(out.data, tuple) else (out.data,))
-        counts.append(devices.STATS.snapshot()["allocations"])
-        del out
+    counts = allocation_counts(node, src)
     assert counts[1:] == [counts[0]] * 3
 
 

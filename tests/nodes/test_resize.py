@@ -8,13 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from vproc import device as devices
 from vproc.errors import ConfigError
 from vproc.frame import Frame, StreamInfo
 from vproc.io.source import Source
 from vproc.kernels.resample import resize
 from vproc.nodes.resize import Resize, ResizeParams
 from vproc.params import build_params
+
+from . import allocation_counts
 
 TB = Fraction(1, 25)
 
@@ -197,12 +198,7 @@ def test_steady_state_processing_allocates_nothing(fmt):
     node = make(scale=0.5)
     node.open(info(fmt=fmt))
     src = yuv_frame() if fmt == "yuv420p" else Frame(float_rgb(), 0, TB, fmt)
-    counts = []
-    for _ in range(4):
-        (out,) = node.process(src)
-        devices.bind(out, out.data if isinstance(out.data, tuple) else (out.data,))
-        counts.append(devices.STATS.snapshot()["allocations"])
-        del out
+    counts = allocation_counts(node, src)
     assert counts[1:] == [counts[0]] * 3
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ..errors import ConfigError
 from . import _cuda
@@ -12,6 +13,19 @@ from . import _cuda
 F0 = np.float32(0.0)
 F1 = np.float32(1.0)
 HALF = np.float32(0.5)
+
+
+@njit(cache=True, inline="always")
+def replicate_row(row, pad, left):
+    """``row`` into ``pad`` with ``left`` copies of its first sample before it and copies of its
+    last after it: the replicated border every filter twin shares (taps need no bounds checks)."""
+    w = row.shape[0]
+    for x in range(left):
+        pad[x] = row[0]
+    for x in range(w):
+        pad[left + x] = row[x]
+    for x in range(left + w, pad.shape[0]):
+        pad[x] = row[w - 1]
 
 
 def array_module(array, who: str):

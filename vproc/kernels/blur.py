@@ -16,7 +16,7 @@ from numba import njit, prange
 
 from ..errors import ConfigError
 from . import _cuda
-from ._common import F0, F1, output, planar_f32
+from ._common import F0, F1, output, planar_f32, replicate_row
 
 
 # Output rows per parallel task. A task keeps the horizontally filtered rows its window needs in
@@ -106,14 +106,7 @@ def _sep_filter_twin(src, dst, kx, ky, unit, norm, band):
                 slot = r % ny  # a window's rows are consecutive: distinct slots
                 if held[slot] != r:
                     held[slot] = r
-                    s = src[c, r]
-                    # the row with its replicated border: taps need no bounds checks
-                    for x in range(rx):
-                        pad[x] = s[0]
-                    for x in range(w):
-                        pad[rx + x] = s[x]
-                    for x in range(rx + w, w + nx - 1):
-                        pad[x] = s[w - 1]
+                    replicate_row(src[c, r], pad, rx)
                     _taps_into(ring[slot], pad2, zeros, 1, w, kx, unit, F1, zero)
                 slots[j] = slot
             _taps_into(dst[c, y], ring, slots, 0, w, ky, unit, norm, zero)

@@ -14,7 +14,7 @@ from numba import njit, prange
 
 from ..errors import ConfigError
 from . import _cuda
-from ._common import F0, planar_f32
+from ._common import F0, planar_f32, replicate_row
 
 
 @njit(parallel=True, cache=True)
@@ -27,13 +27,8 @@ def _local_stats_twin(src, mean, var, s1, s2, k, n):
         s = src[c, y]
         a = s1[c, y]
         b = s2[c, y]
-        pad = np.empty(w + k - 1, np.float32)  # replicated border: no bounds checks in the tap loop
-        for x in range(r):
-            pad[x] = s[0]
-        for x in range(w):
-            pad[r + x] = s[x]
-        for x in range(r + w, w + k - 1):
-            pad[x] = s[w - 1]
+        pad = np.empty(w + k - 1, np.float32)
+        replicate_row(s, pad, r)
         for x in range(w):
             a[x] = F0
             b[x] = F0
