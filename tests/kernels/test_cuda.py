@@ -13,7 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vproc.kernels import box_blur, gaussian_blur, local_mean_var, resize, rgb_to_yuv, warp, yuv_to_rgb
+from vproc.kernels import (
+    box_blur, fuse_temporal, gaussian_blur, local_mean_var, resize, rgb_to_yuv, warp, wiener_shrink, yuv_to_rgb,
+)
 
 pytestmark = pytest.mark.cuda
 
@@ -87,3 +89,16 @@ def test_outputs_stay_on_the_device_and_out_is_used(cp):
     assert resize(img, 20, 30, out=out) is out
     flow = cp.zeros((H, W, 2), cp.float32)
     np.testing.assert_array_equal(cp.asnumpy(warp(img, flow)), cp.asnumpy(img))
+
+
+@pytest.mark.parametrize("k", [1, 4])
+def test_denoise_ops(cp, k):
+    center = rand(H, W)
+    nbrs = np.clip(center + (rand(k, H, W, seed=2) - 0.5) * 0.2, 0, 1).astype(np.float32)
+    want = fuse_temporal(center, nbrs, 0.002, 1.0)
+    got = fuse_temporal(cp.asarray(center), cp.asarray(nbrs), 0.002, 1.0)
+    for g, w in zip(got, want):
+        same(cp, g, w)
+    mean, var = local_mean_var(want[0], 5)
+    same(cp, wiener_shrink(*(cp.asarray(a) for a in (want[0], mean, var, want[1]))),
+         wiener_shrink(want[0], mean, var, want[1]))

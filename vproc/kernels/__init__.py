@@ -11,6 +11,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .blur import box_blur, gaussian_blur  # noqa: E402  (after the OpenMP setting above)
+from .denoise import fuse_temporal, wiener_shrink  # noqa: E402
 from .local_stats import local_mean_var  # noqa: E402
 from .lowlight import apply_curve, intensity_histogram  # noqa: E402
 from .noise import estimate_noise  # noqa: E402
@@ -19,6 +20,6 @@ from .warp import warp  # noqa: E402
 from .yuvrgb import rgb_to_yuv, yuv_to_rgb  # noqa: E402
 
 __all__ = [
-    "apply_curve", "box_blur", "estimate_noise", "gaussian_blur", "intensity_histogram",
-    "local_mean_var", "resize", "rgb_to_yuv", "warp", "yuv_to_rgb",
+    "apply_curve", "box_blur", "estimate_noise", "fuse_temporal", "gaussian_blur", "intensity_histogram",
+    "local_mean_var", "resize", "rgb_to_yuv", "warp", "wiener_shrink", "yuv_to_rgb",
 ]

@@ -6,6 +6,7 @@ run pays only for the libraries its own nodes need: a resize graph never imports
 
 BUILTIN = {
     "convert": "vproc.nodes.convert",
+    "denoise": "vproc.nodes.denoise",
     "lowlight": "vproc.nodes.lowlight",
     "resize": "vproc.nodes.resize",
     "stack": "vproc.nodes.stack",

@@ -1,0 +1,156 @@
+"""``denoise``: noise estimate, PSNR gain on a moving textured clip, no ghosting behind a moving
+square, frame accounting and timing, 8- and 10-bit, fixed strength, format refusal, and a run of
+a graph end to end."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+import vproc
+from vproc.errors import ConfigError
+from vproc.frame import Frame, StreamInfo
+from vproc.nodes.denoise import Denoise, DenoiseParams
+from vproc.params import build_params
+
+from .. import media
+
+TB = Fraction(1, 25)
+H, W = 96, 128
+
+
+def make(fmt: str = "yuv420p", device: str = "cpu", h: int = H, w: int = W, **params) -> Denoise:
+    node = Denoise(build_params(DenoiseParams, params, "node 'dn'"), device, "dn")
+    node.open(StreamInfo(w, h, fmt, TB, rate=Fraction(25)))
+    return node
+
+
+def texture(h: int, w: int, shift: float) -> np.ndarray:
+    """A smooth-plus-detailed luma pattern (30..220) moved right by ``shift`` pixels."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    xx = xx - shift
+    return 125 + 60 * np.sin(xx / 7.0) * np.cos(yy / 9.0) + 35 * np.sin((xx + 2 * yy) / 3.1)
+
+
+def clip(n: int, sigma: float, *, step: float = 1.5, bits: int = 8, seed: int = 0):
+    """(clean, noisy) yuv420p (or 10-bit) frames of the texture moving ``step`` px per frame."""
+    rng = np.random.default_rng(seed)
+    scale = (1 << (bits - 8))
+    dtype = np.uint8 if bits == 8 else np.uint16
+    clean, noisy = [], []
+    for i in range(n):
+        y = texture(H, W, i * step) * scale
+        u = np.full((H // 2, W // 2), 128.0 * scale)
+        v = np.full((H // 2, W // 2), 100.0 * scale)
+        planes = [y, u, v]
+        clean.append([np.round(p).astype(dtype) for p in planes])
+        noisy.append([np.clip(np.round(p + rng.normal(0, sigma * scale, p.shape)), 0, 255 * scale).astype(dtype)
+                      for p in planes])
+    return clean, noisy
+
+
+def run(node: Denoise, frames, fmt: str = "yuv420p") -> list[Frame]:
+    out = []
+    for i, planes in enumerate(frames):
+        out += node.process(Frame(tuple(planes), i * 2, Fraction(1, 50), fmt, meta={"n": i}))
+    return out + node.flush()
+
+
+def test_estimates_the_noise_within_15_percent():
+    _, noisy = clip(6, 10.0)
+    node = make()
+    run(node, noisy)
+    assert node.last["sigma"][0] == pytest.approx(10.0, rel=0.15)
+    assert node.last["sigma"][1] == pytest.approx(10.0, rel=0.15)  # flat chroma: the noise alone
+
+
+@pytest.mark.parametrize("bits, fmt", [(8, "yuv420p"), (10, "yuv420p10le")])
+def test_improves_psnr_on_a_moving_clip(bits, fmt):
+    clean, noisy = clip(10, 12.0, bits=bits)
+    out = run(make(fmt), noisy, fmt)
+    peak = 255.0 * (1 << (bits - 8))
+    before = np.mean([media.psnr(n[0], c[0], peak) for n, c in zip(noisy, clean)])
+    after = np.mean([media.psnr(o.planes[0], c[0], peak) for o, c in zip(out, clean)])
+    assert after > before + 6.0, (before, after)
+    assert all(o.planes[0].dtype == np.dtype(np.uint8 if bits == 8 else np.uint16) for o in out)
+    assert max(int(o.planes[0].max()) for o in out) <= peak
+
+
+def test_keeps_frame_count_order_pts_and_side_data():
+    _, noisy = clip(7, 5.0)
+    node = make(radius=3)
+    assert node.latency == 3 and node.warmup == 3
+    out = run(node, noisy)
+    assert [f.pts for f in out] == [2 * i for i in range(7)]
+    assert [f.meta["n"] for f in out] == list(range(7))
+    one = make()
+    assert len(run(one, noisy[:1])) == 1  # a clip of one frame: the spatial pass alone
+
+
+def test_no_ghosting_behind_a_moving_square():
+    """A bright square moving 5 px per frame over a flat grey: the fused frame must not show the
+    square where it was or will be (a ghost), nor lose it where it is."""
+    rng = np.random.default_rng(3)
+    frames, boxes = [], []
+    for i in range(9):
+        y = np.full((H, W), 60.0)
+        x0 = 20 + 5 * i
+        y[30:60, x0:x0 + 30] = 200.0
+        boxes.append(x0)
+        noisy = np.clip(np.round(y + rng.normal(0, 4.0, y.shape)), 0, 255).astype(np.uint8)
+        frames.append([noisy, np.full((H // 2, W // 2), 128, np.uint8), np.full((H // 2, W // 2), 128, np.uint8)])
+    out = run(make(), frames)
+    for i in range(2, 7):
+        y = out[i].planes[0].astype(np.float64)
+        x0 = boxes[i]
+        trail = y[32:58, x0 - 10:x0 - 1]  # where the square was in the two frames before
+        lead = y[32:58, x0 + 31:x0 + 40]  # where it will be in the two after
+        inside = y[32:58, x0 + 1:x0 + 29]
+        assert abs(trail.mean() - 60) < 3 and trail.max() < 90, (i, trail.mean(), trail.max())
+        assert abs(lead.mean() - 60) < 3 and lead.max() < 90, (i, lead.mean(), lead.max())
+        assert abs(inside.mean() - 200) < 3 and inside.min() > 170
+
+
+def test_fixed_strength_overrides_the_estimate():
+    _, noisy = clip(3, 10.0)
+    node = make(strength=4)
+    run(node, noisy)
+    assert node.last["sigma"] == pytest.approx([4.0, 4.0, 4.0])
+
+
+def test_refuses_semi_planar_formats_and_bad_params():
+    with pytest.raises(ConfigError, match="put a convert node"):
+        Denoise(DenoiseParams(), "cpu", "dn").check(StreamInfo(W, H, "nv12", TB))
+    with pytest.raises(ValueError, match="radius"):
+        DenoiseParams(radius=5)
+    with pytest.raises(ValueError, match="strength"):
+        DenoiseParams(strength=0)
+
+
+def test_rgb_float_frames():
+    clean, noisy = clip(5, 8.0)
+    rgb = [np.stack([n[0], n[0], n[0]]).astype(np.float32) / 255 for n in noisy]
+    node = make("rgbpf32")
+    out = []
+    for i, r in enumerate(rgb):
+        out += node.process(Frame(r, i, TB, "rgbpf32"))
+    out += node.flush()
+    assert len(out) == 5 and out[0].planes[0].dtype == np.float32
+    err_in = np.mean([(r[0] * 255 - c[0]) ** 2 for r, c in zip(rgb, clean)])
+    err_out = np.mean([(o.planes[0] * 255 - c[0]) ** 2 for o, c in zip(out, clean)])
+    assert err_out < err_in / 3
+
+
+def test_a_graph_with_denoise_runs_end_to_end(tmp_path):
+    src = media.make_clip(tmp_path / "in.mp4", seconds=1, size="160x120")
+    graph = tmp_path / "g.yaml"
+    graph.write_text("version: 1\nnodes:\n  dn: {type: denoise, in: source, params: {radius: 1}}\n"
+                     "output: {in: dn, codec: libx264, crf: 18}\n")
+    out = tmp_path / "out.mp4"
+    stats = vproc.run(str(graph), str(src), str(out))
+    got, want = media.inspect(out), media.inspect(src)
+    assert got.video_times == want.video_times
+    assert [p for _, _, p in got.audio_packets] == [p for _, _, p in want.audio_packets]  # audio copied
+    assert stats.frames_out == stats.frames_in == want.frames

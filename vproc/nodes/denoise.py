@@ -1,0 +1,274 @@
+"""``denoise``: temporal, motion-compensated video denoising with a spatial pass.
+
+For each output frame the node fuses a window of ``2 * radius + 1`` frames (clamped at the clip's
+ends) around it, every plane on its own, in floats in [0, 1]:
+
+1. Motion. A small grey guide of every frame (the first plane, luma or green, area-downscaled by
+   ``GUIDE_LINES`` so the guide's short side is about 360 lines) goes through OpenCV's DIS optical
+   flow (Kroeger et al., ECCV 2016) once per pair of consecutive frames, in both directions.
+   Flows to frames further away are chained (``t -> t+2`` is ``t -> t+1`` plus ``t+1 -> t+2``
+   sampled where the first one lands). The flow is computed on the host, at the guide's size,
+   on both devices; it is scaled to each plane's size on the frame's device.
+2. Alignment. Every neighbour's planes are backward-warped onto the centre frame
+   (:func:`vproc.kernels.warp`, bilinear).
+3. Temporal fusion (:mod:`vproc.kernels.denoise`). Per pixel and neighbour, the mean squared
+   difference to the centre over a 3 x 3 patch ``d``; for a well-aligned neighbour ``E[d] = 2
+   sigma^2``, so only the excess counts: weight about ``exp(-max(d - 2 sigma^2, 0) / (tolerance
+   sigma^2))``, the centre weighs 1. Static and well-tracked regions average all ``2 radius + 1``
+   frames (noise down by up to ``sqrt(5)`` at radius 2); where the flow is wrong (occlusions,
+   fast or non-rigid motion, a scene cut) the neighbours' patches differ and fade out: no
+   ghosting, at the cost of less denoising there.
+4. Spatial pass (``spatial: true``): a local Wiener filter over 5 x 5 windows removes the noise
+   variance the fusion left, which is known per pixel (``sigma^2 sum(w^2) / sum(w)^2``): strong
+   where the fusion found no partner, gentle where it averaged many frames.
+
+``strength: auto`` estimates sigma for every plane from the frame itself
+(:func:`vproc.kernels.estimate_noise`, robust to edges and texture) on the first frame and every
+``ESTIMATE_EVERY``-th frame after it, and smooths the variance over time with an exponential
+moving average of time constant ``NOISE_SMOOTHING`` seconds of frame time, so a single odd frame
+does not change the filtering. A number sets sigma directly, in 8-bit code values for every
+plane (scaled for deeper formats: 10 means 40 at 10 bits).
+
+Formats: planar 8- and 16-bit (``yuv420p``, ``yuv422p``, ``yuv444p``, their ``10le`` forms,
+``gray*``, ``gbrp``) and ``rgbpf32``; semi-planar ones (``nv12``, ``p010le``) need a ``convert``
+first. Devices: ``cpu`` (numba twins) and ``cuda`` (the kernels; the flow stays on the host, so a
+small guide is downloaded and small flow fields are uploaded every frame).
+Latency and warm-up: ``radius`` frames.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from .. import device as devices
+from ..errors import ConfigError
+from ..formats import get_format
+from ..frame import Frame, StreamInfo
+from ..node import TemporalNode
+from ..registry import register
+
+#: The guide (the frames the flow is computed on) has about this many lines on its short side.
+GUIDE_LINES = 360
+#: ``strength: auto`` re-estimates the noise on every this many frames.
+ESTIMATE_EVERY = 4
+#: Time constant (seconds of frame time) of the smoothing of the estimated noise variance.
+NOISE_SMOOTHING = 1.0
+#: Window size of the Wiener pass (the temporal weights use 3 x 3 patches).
+WIENER = 5
+#: Smallest sigma used (in [0, 1] units; a tenth of an 8-bit code): clean input stays as it is.
+MIN_SIGMA = 0.1 / 255.0
+
+
+@dataclass(frozen=True)
+class DenoiseParams:
+    strength: float | Literal["auto"] = field(default="auto", metadata={
+        "help": "noise sigma in 8-bit code values (0.1..100), or auto: estimated from the video, per plane"})
+    radius: int = field(default=2, metadata={
+        "help": "frames on each side fused with each frame, 1..3 (latency in frames)"})
+    tolerance: float = field(default=1.0, metadata={
+        "help": "how far a neighbour's patch may differ beyond the noise before it is left out, "
+                "in noise variances (0.1..10); higher averages more and risks ghosting"})
+    spatial: bool = field(default=True, metadata={
+        "help": "a spatial pass (local Wiener filter) after the temporal fusion"})
+
+    def __post_init__(self):
+        if self.strength != "auto" and not 0.1 <= self.strength <= 100:
+            raise ValueError(f"strength must be auto or within 0.1..100 (got {self.strength})")
+        if not 1 <= self.radius <= 3:
+            raise ValueError(f"radius must be within 1..3 (got {self.radius})")
+        if not 0.1 <= self.tolerance <= 10:
+            raise ValueError(f"tolerance must be within 0.1..10 (got {self.tolerance})")
+
+
+class _Record:
+    """What the node keeps of one held frame: float planes, the guide, flows to its neighbours."""
+
+    __slots__ = ("planes", "guide", "fwd", "bwd", "var")
+
+    def __init__(self, planes, guide, var):
+        self.planes = planes  # float32 planes in [0, 1] on the node's device
+        self.guide = guide  # uint8 (gh, gw) on the host
+        self.fwd = None  # flow (gh, gw, 2) to the next frame: self(x) ~ next(x + fwd(x))
+        self.bwd = None  # flow to the previous frame
+        self.var = var  # noise variance per plane used for this frame
+
+
+@register("denoise")
+class Denoise(TemporalNode):
+    """Temporal denoiser: motion-compensated fusion of 2r+1 frames plus a spatial Wiener pass."""
+
+    Params = DenoiseParams
+    devices = ("cpu", "cuda")
+
+    def check(self, info: StreamInfo) -> None:
+        fmt = info.pixel_format
+        if any(p.channels != 1 for p in fmt.planes):
+            raise ConfigError(f"denoise works on planar formats, not {info.format}: put a convert node "
+                              f"with e.g. format: yuv420p before it")
+        if fmt.dtype not in (np.uint8, np.uint16, np.float32):
+            raise ConfigError(f"denoise: unsupported sample type {fmt.dtype} of {info.format}")
+
+    def open(self, info: StreamInfo) -> StreamInfo:
+        self.check(info)
+        import cv2
+
+        from .. import kernels  # numba compiles on first use: only graphs that need it
+
+        self.kernels = kernels
+        self.cv2 = cv2
+        self.radius = self.params.radius
+        fmt = info.pixel_format
+        self.fmt = fmt
+        self.scale = 1.0 if fmt.is_float else float(fmt.max_value)
+        self.shapes = fmt.plane_shapes(info.width, info.height)
+        factor = max(1, round(min(info.width, info.height) / GUIDE_LINES))
+        self.guide_size = (max(8, info.width // factor), max(8, info.height // factor))  # (w, h)
+        self.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        fixed = self.params.strength
+        # A number is sigma in 8-bit codes; planes are in [0, 1] whatever the depth.
+        self.fixed_var = None if fixed == "auto" else (float(fixed) / 255.0) ** 2
+        self.reset()
+        return info
+
+    def reset(self) -> None:
+        """Forget all state (held frames, flows, the noise estimate): the next frame starts a clip."""
+        self._clear()
+        self._records: dict[int, _Record] = {}
+        self._last: _Record | None = None
+        self._var: list[float] | None = None  # smoothed noise variance per plane
+        self._var_time = None
+        self._seen = 0
+        #: The last frame's numbers, for tests and diagnostics: ``sigma`` per plane (8-bit
+        #: codes), ``neighbours`` fused.
+        self.last: dict = {}
+
+    # -- arrival: float planes, guide, flows to the previous frame, noise estimate ----------
+
+    def process(self, frame: Frame) -> list[Frame]:
+        xp = np if frame.device == "cpu" else devices.cupy()
+        planes = [xp.multiply(p, np.float32(1.0 / self.scale), dtype=np.float32) for p in frame.planes]
+        guide = self._guide(planes[0])
+        rec = _Record(planes, guide, self._noise(planes, frame.time))
+        prev = self._last
+        if prev is not None:
+            prev.fwd = self.flow.calc(prev.guide, guide, None)
+            rec.bwd = self.flow.calc(guide, prev.guide, None)
+        self._last = rec
+        self._records[id(frame)] = rec
+        out = super().process(frame)
+        held = {id(f) for f in self._held}
+        for key in [k for k in self._records if k not in held]:
+            del self._records[key]
+        return out
+
+    def drain(self) -> list[Frame]:
+        out = super().drain()
+        self._records.clear()
+        self._last = None
+        return out
+
+    def _guide(self, plane) -> np.ndarray:
+        """The uint8 grey guide of a first plane in [0, 1], on the host. Made by the same kernels
+        on both devices (only the small result is downloaded), so the flow, and hence the output,
+        is the same on both: bilinear at a factor of 2 is the 2 x 2 average; beyond that a box
+        blur first stands in for the area average."""
+        gw, gh = self.guide_size
+        h, w = plane.shape
+        k = min(h // gh, w // gw)
+        src = self.kernels.box_blur(plane, k | 1) if k > 2 else plane
+        small = self.kernels.resize(src, gh, gw, "bilinear")
+        if not isinstance(small, np.ndarray):
+            small = small.get()
+        return np.clip(small * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+
+    def _noise(self, planes, time) -> list[float]:
+        """The noise variance per plane for this frame: fixed, or estimated and smoothed."""
+        if self.fixed_var is not None:
+            return [self.fixed_var] * len(planes)
+        if self._seen % ESTIMATE_EVERY == 0:
+            est = [(self.kernels.estimate_noise(p, bits=8) / 255.0) ** 2 for p in planes]
+            if self._var is None:
+                self._var = est
+            else:
+                dt = max(float(time - self._var_time), 0.0)
+                a = 1.0 - math.exp(-dt / NOISE_SMOOTHING)
+                self._var = [v + a * (e - v) for v, e in zip(self._var, est)]
+            self._var_time = time
+        self._seen += 1
+        return [max(v, MIN_SIGMA ** 2) for v in self._var]
+
+    # -- output: align, fuse, spatial pass ---------------------------------------------------
+
+    def process_window(self, window: list[Frame], center: Frame) -> list[Frame]:
+        r = self.radius
+        rec = self._records[id(center)]
+        flows = []  # (record, flow at guide size) of every distinct neighbour
+        for step, attr in ((1, "fwd"), (-1, "bwd")):
+            flow, here, seen = None, rec, {id(center)}
+            for d in range(1, r + 1):
+                other = window[r + step * d]
+                link = getattr(here, attr)
+                if id(other) in seen or link is None:
+                    break  # the window is clamped here: the clip ends
+                flow = link if flow is None else flow + self._sample(link, flow)
+                here = self._records[id(other)]
+                seen.add(id(other))
+                flows.append((here, flow))
+        xp = np if center.device == "cpu" else devices.cupy()
+        out, scaled = [], {}  # flows scaled to each plane size (chroma planes share theirs)
+        for i, (plane, shape) in enumerate(zip(rec.planes, self.shapes)):
+            if shape not in scaled:
+                scaled[shape] = [self._plane_flow(xp, flow, shape) for _, flow in flows]
+            out.append(self._plane(xp, i, plane, shape, [o for o, _ in flows], scaled[shape], rec.var[i]))
+        self.last = {"sigma": [math.sqrt(v) * 255.0 for v in rec.var], "neighbours": len(flows)}
+        return [center.with_data(tuple(out) if len(out) > 1 else out[0])]
+
+    def _sample(self, field_, flow):
+        """``field_`` (h, w, 2) sampled at ``x + flow(x)`` (bilinear, border replicate), on the host."""
+        gh, gw = field_.shape[:2]
+        gx, gy = np.meshgrid(np.arange(gw, dtype=np.float32), np.arange(gh, dtype=np.float32))
+        return self.cv2.remap(field_, gx + flow[..., 0], gy + flow[..., 1], self.cv2.INTER_LINEAR,
+                              borderMode=self.cv2.BORDER_REPLICATE)
+
+    def _plane_flow(self, xp, flow, shape):
+        """A guide-size flow as a (H, W, 2) flow of a plane of ``shape``, on the frame's device."""
+        h, w = shape
+        gh, gw = flow.shape[:2]
+        # Scaled before it is enlarged (interpolation is linear): the multiply touches the small one.
+        flow = flow * np.array([w / gw, h / gh], np.float32)
+        if xp is np:
+            if (gh, gw) == (h, w):  # e.g. the chroma planes of 720p 4:2:0 have the guide's size
+                return flow
+            return self.cv2.resize(flow, (w, h), interpolation=self.cv2.INTER_LINEAR)
+        planar = xp.asarray(np.ascontiguousarray(flow.transpose(2, 0, 1)))
+        big = self.kernels.resize(planar, h, w, "bilinear")
+        return xp.ascontiguousarray(big.transpose(1, 2, 0))
+
+    def _plane(self, xp, i, plane, shape, others, flows, var):
+        k = self.kernels
+        dtype = self.fmt.dtype
+        if flows:
+            nbrs = xp.empty((len(flows),) + tuple(shape), np.float32)
+            for j, (other, flow) in enumerate(zip(others, flows)):
+                k.warp(other.planes[i], flow, out=nbrs[j])
+            fused, resid = k.fuse_temporal(plane, nbrs, var, self.params.tolerance)
+        else:  # a clip of one frame: nothing to fuse
+            fused, resid = plane, xp.full(shape, var, np.float32)
+        if self.params.spatial:
+            mean, local_var = k.local_mean_var(fused, WIENER)
+            fused = k.wiener_shrink(fused, mean, local_var, resid, out=fused if flows else None)
+        result = devices.empty(shape, dtype, "cpu" if xp is np else "cuda")
+        if dtype == np.float32:
+            result[...] = fused
+        else:
+            scaled = xp.multiply(fused, np.float32(self.scale), out=fused if (flows or self.params.spatial) else None)
+            xp.rint(scaled, out=scaled)
+            result[...] = scaled  # in [0, scale] already: the kernels clamp to [0, 1]
+        return result
+
+
+__all__ = ["Denoise", "DenoiseParams"]
