@@ -102,3 +102,9 @@ def test_denoise_ops(cp, k):
     mean, var = local_mean_var(want[0], 5)
     same(cp, wiener_shrink(*(cp.asarray(a) for a in (want[0], mean, var, want[1]))),
          wiener_shrink(want[0], mean, var, want[1]))
+
+
+def test_warp_by_a_flow_of_another_size(cp):
+    img = rand(2, H, W)
+    flow = (rand(19, 27, 2, seed=4) - 0.5) * 10
+    same(cp, warp(cp.asarray(img), cp.asarray(flow)), warp(img, flow))

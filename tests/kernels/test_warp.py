@@ -94,3 +94,17 @@ def test_twin_equals_the_cuda_arithmetic():
     bx, by = np.float32(1) - ax, np.float32(1) - ay
     want = bx * by * img[y0, x0] + ax * by * img[y0, x1] + bx * ay * img[y1, x0] + ax * ay * img[y1, x1]
     np.testing.assert_array_equal(warp(img, flow), want)
+
+
+@pytest.mark.parametrize("shape, grid", [((37, 53), (19, 27)), ((40, 64), (20, 32)), ((9, 11), (1, 1)), ((20, 30), (40, 60))])
+def test_flow_of_another_size_equals_the_resized_flow(shape, grid):
+    """A flow of another size is resampled per pixel as cv2.resize (INTER_LINEAR) would, with
+    its vectors scaled to the image: the same result as warping by the enlarged field, up to
+    float32 rounding of the two different evaluation orders."""
+    h, w = shape
+    gh, gw = grid
+    rng = np.random.default_rng(5)
+    img = rng.random((2, h, w), dtype=np.float32)
+    flow = ((rng.random((gh, gw, 2)) - 0.5) * 6).astype(np.float32)
+    big = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR) * np.array([w / gw, h / gh], np.float32)
+    np.testing.assert_allclose(warp(img, flow), warp(img, big), rtol=0, atol=1e-4)

@@ -8,7 +8,7 @@ ends) around it, every plane on its own, in floats in [0, 1]:
    flow (Kroeger et al., ECCV 2016) once per pair of consecutive frames, in both directions.
    Flows to frames further away are chained (``t -> t+2`` is ``t -> t+1`` plus ``t+1 -> t+2``
    sampled where the first one lands). The flow is computed on the host, at the guide's size,
-   on both devices; it is scaled to each plane's size on the frame's device.
+   on both devices; the warp resamples it to each plane's size as it goes.
 2. Alignment. Every neighbour's planes are backward-warped onto the centre frame
    (:func:`vproc.kernels.warp`, bilinear).
 3. Temporal fusion (:mod:`vproc.kernels.denoise`). Per pixel and neighbour, the mean squared
@@ -219,11 +219,11 @@ class Denoise(TemporalNode):
                 seen.add(id(other))
                 flows.append((here, flow))
         xp = np if center.device == "cpu" else devices.cupy()
-        out, scaled = [], {}  # flows scaled to each plane size (chroma planes share theirs)
-        for i, (plane, shape) in enumerate(zip(rec.planes, self.shapes)):
-            if shape not in scaled:
-                scaled[shape] = [self._plane_flow(xp, flow, shape) for _, flow in flows]
-            out.append(self._plane(xp, i, plane, shape, [o for o, _ in flows], scaled[shape], rec.var[i]))
+        # The warp resamples the guide-size flows to each plane's size itself.
+        fields = [flow if xp is np else xp.asarray(flow) for _, flow in flows]
+        others = [o for o, _ in flows]
+        out = [self._plane(xp, i, plane, shape, others, fields, rec.var[i])
+               for i, (plane, shape) in enumerate(zip(rec.planes, self.shapes))]
         self.last = {"sigma": [math.sqrt(v) * 255.0 for v in rec.var], "neighbours": len(flows)}
         return [center.with_data(tuple(out) if len(out) > 1 else out[0])]
 
@@ -233,20 +233,6 @@ class Denoise(TemporalNode):
         gx, gy = np.meshgrid(np.arange(gw, dtype=np.float32), np.arange(gh, dtype=np.float32))
         return self.cv2.remap(field_, gx + flow[..., 0], gy + flow[..., 1], self.cv2.INTER_LINEAR,
                               borderMode=self.cv2.BORDER_REPLICATE)
-
-    def _plane_flow(self, xp, flow, shape):
-        """A guide-size flow as a (H, W, 2) flow of a plane of ``shape``, on the frame's device."""
-        h, w = shape
-        gh, gw = flow.shape[:2]
-        # Scaled before it is enlarged (interpolation is linear): the multiply touches the small one.
-        flow = flow * np.array([w / gw, h / gh], np.float32)
-        if xp is np:
-            if (gh, gw) == (h, w):  # e.g. the chroma planes of 720p 4:2:0 have the guide's size
-                return flow
-            return self.cv2.resize(flow, (w, h), interpolation=self.cv2.INTER_LINEAR)
-        planar = xp.asarray(np.ascontiguousarray(flow.transpose(2, 0, 1)))
-        big = self.kernels.resize(planar, h, w, "bilinear")
-        return xp.ascontiguousarray(big.transpose(1, 2, 0))
 
     def _plane(self, xp, i, plane, shape, others, flows, var):
         k = self.kernels
