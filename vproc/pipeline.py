@@ -36,11 +36,24 @@ def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] |
 
 
 def transcode_graph(*, scale: float | None = None, width: int | None = None, height: int | None = None,
-                    interp: str = "bicubic", pix_fmt_convert: str | None = None,
-                    output: dict[str, Any] | None = None, device: str = "auto") -> Graph:
-    """The graph ``vproc transcode`` runs, built from its flags (no flags: decode and re-encode)."""
+                    interp: str = "bicubic", pix_fmt_convert: str | None = None, denoise: bool = False,
+                    lowlight: str | None = None, output: dict[str, Any] | None = None,
+                    device: str = "auto") -> Graph:
+    """The graph ``vproc transcode`` runs, built from its flags (no flags: decode and re-encode).
+
+    The order is the one of ``graphs/lowlight.yaml`` (denoise before the curve: measured better),
+    then the resize, so both enhancement nodes work on the source's pixels, not on more of them.
+    ``lowlight`` is the curve method (``"curve"`` or ``"net"``) or None.
+    """
     nodes: dict[str, dict] = {}
     last = "source"
+    if denoise:
+        nodes["denoise"] = {"type": "denoise", "in": last, "params": {"strength": "auto"}}
+        last = "denoise"
+    if lowlight is not None:
+        nodes["rgb"] = {"type": "convert", "in": last, "params": {"format": "rgbpf32"}}
+        nodes["lowlight"] = {"type": "lowlight", "in": "rgb", "params": {"method": lowlight}}
+        last = "lowlight"
     if scale is not None or width is not None or height is not None:
         params: dict[str, Any] = {"interp": interp}
         if scale is not None:
