@@ -1,0 +1,116 @@
+"""Dense motion for temporal nodes: optical flow between the frames of a sliding window.
+
+:class:`FlowWindow` keeps, for the frames a temporal node holds, a small grey *guide* of each
+frame and the flows between consecutive frames in both directions, computed once per pair with
+OpenCV's DIS optical flow (Kroeger et al., "Fast Optical Flow using Dense Inverse Search", ECCV
+2016). Flows to frames further away are chained: ``t -> t+2`` is ``t -> t+1`` plus ``t+1 -> t+2``
+sampled where the first one lands. A flow ``f`` from frame ``a`` to frame ``b`` satisfies
+``a(x) ~ b(x + f(x))``: backward-warping ``b`` by it (:func:`vproc.kernels.warp`, which also
+resamples a guide-size flow to any plane's size) aligns ``b`` onto ``a``.
+
+The guide is the frame's first plane (luma, or green for RGB) shrunk so that its short side has
+about ``guide_lines`` lines, by the same kernels on both devices (bilinear at a factor of 2 is the
+2 x 2 average; beyond that a box blur first stands in for the area average), then quantised to
+8 bits for DIS. Only the guide leaves the GPU; the flow is computed on the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+
+import numpy as np
+
+from .errors import ConfigError
+
+#: The guide's short side, in lines (360: 720p and 4:2:0 chroma of 720p share its size).
+GUIDE_LINES = 360
+
+_PRESETS = {"ultrafast": "DISOPTICAL_FLOW_PRESET_ULTRAFAST", "fast": "DISOPTICAL_FLOW_PRESET_FAST",
+            "medium": "DISOPTICAL_FLOW_PRESET_MEDIUM"}
+
+
+class FlowWindow:
+    """Guides and consecutive flows of the frames of one clip, keyed by the caller's keys."""
+
+    def __init__(self, width: int, height: int, *, guide_lines: int = GUIDE_LINES, preset: str = "fast"):
+        import cv2
+
+        from . import kernels
+
+        if preset not in _PRESETS:
+            raise ConfigError(f"unknown optical flow preset {preset!r} (choose from {', '.join(_PRESETS)})")
+        self._cv2 = cv2
+        self._kernels = kernels
+        factor = max(1, round(min(width, height) / guide_lines))
+        #: (width, height) of the guides and the flows.
+        self.guide_size = (max(8, width // factor), max(8, height // factor))
+        self._dis = cv2.DISOpticalFlow_create(getattr(cv2, _PRESETS[preset]))
+        gw, gh = self.guide_size
+        self._grid = np.meshgrid(np.arange(gw, dtype=np.float32), np.arange(gh, dtype=np.float32))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every frame: the next one added starts a new clip (no flow to the one before)."""
+        self._guides: dict[Hashable, np.ndarray] = {}
+        self._fwd: dict[Hashable, np.ndarray] = {}  # key -> flow to the next frame
+        self._bwd: dict[Hashable, np.ndarray] = {}  # key -> flow to the previous frame
+        self._last: Hashable | None = None
+
+    def guide(self, plane) -> np.ndarray:
+        """The uint8 guide of a first plane in [0, 1] (numpy or CuPy), on the host."""
+        gw, gh = self.guide_size
+        h, w = plane.shape
+        k = min(h // gh, w // gw)
+        src = self._kernels.box_blur(plane, k | 1) if k > 2 else plane
+        small = self._kernels.resize(src, gh, gw, "bilinear")
+        if not isinstance(small, np.ndarray):
+            small = small.get()
+        return np.clip(small * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
+
+    def add(self, key: Hashable, plane) -> None:
+        """Add the next frame of the clip (its first plane, in [0, 1]): its guide and the flows
+        between it and the frame added before it, both ways."""
+        guide = self.guide(plane)
+        prev = self._last
+        if prev is not None:
+            self._fwd[prev] = self._dis.calc(self._guides[prev], guide, None)
+            self._bwd[key] = self._dis.calc(guide, self._guides[prev], None)
+        self._guides[key] = guide
+        self._last = key
+
+    def keep(self, keys) -> None:
+        """Drop every frame whose key is not in ``keys`` (the frames no window reaches any more)."""
+        keys = set(keys)
+        for table in (self._guides, self._fwd, self._bwd):
+            for k in [k for k in table if k not in keys]:
+                del table[k]
+
+    def flows(self, window: Sequence[Hashable], center: int) -> list[tuple[Hashable, np.ndarray]]:
+        """``(key, flow)`` from ``window[center]`` to each other distinct frame of ``window``
+        (consecutive frames of the clip, clamped at its ends: repeated keys are skipped), at the
+        guide's size; the frames after the centre first, nearest first, then those before."""
+        out = []
+        base = window[center]
+        for step, links in ((1, self._fwd), (-1, self._bwd)):
+            flow, here, seen = None, base, {base}
+            i = center + step
+            while 0 <= i < len(window):
+                other = window[i]
+                link = links.get(here)
+                if other in seen or link is None:
+                    break  # the window is clamped here: the clip ends
+                flow = link if flow is None else flow + self._sample(link, flow)
+                seen.add(other)
+                out.append((other, flow))
+                here = other
+                i += step
+        return out
+
+    def _sample(self, field: np.ndarray, flow: np.ndarray) -> np.ndarray:
+        """``field`` sampled at ``x + flow(x)`` (bilinear, border replicate)."""
+        gx, gy = self._grid
+        return self._cv2.remap(field, gx + flow[..., 0], gy + flow[..., 1], self._cv2.INTER_LINEAR,
+                               borderMode=self._cv2.BORDER_REPLICATE)
+
+
+__all__ = ["FlowWindow", "GUIDE_LINES"]
