@@ -108,3 +108,31 @@ def test_warp_by_a_flow_of_another_size(cp):
     img = rand(2, H, W)
     flow = (rand(19, 27, 2, seed=4) - 0.5) * 10
     same(cp, warp(cp.asarray(img), cp.asarray(flow)), warp(img, flow))
+
+
+# -- vsr (native/vsr.cu against vproc/kernels/vsr.py) -----------------------------------------
+
+
+@pytest.mark.parametrize("s", [2, 3, 4])
+def test_vsr_ops(cp, s):
+    from vproc.kernels import vsr_backproject, vsr_blur, vsr_residual, vsr_weights
+
+    hr = rand(s * H, s * W)
+    frames = rand(3, H, W, seed=1)
+    to_center = (rand(2, H, W, 2, seed=2) - 0.5) * 8  # reaches past the borders
+    to_nbr = (rand(2, H, W, 2, seed=3) - 0.5) * 8
+    blurred = vsr_blur(hr, s)
+    same(cp, vsr_blur(cp.asarray(hr), s), blurred)
+    resid = vsr_residual(blurred, frames, to_center, s)
+    same(cp, vsr_residual(cp.asarray(blurred), cp.asarray(frames), cp.asarray(to_center), s), resid)
+    weights = vsr_weights(frames[0], frames[1:], 0.1)
+    same(cp, vsr_weights(cp.asarray(frames[0]), cp.asarray(frames[1:]), 0.1), weights)
+    want = vsr_backproject(hr, resid, to_nbr, weights, s, 1.5)
+    dev = cp.asarray(hr)
+    got = vsr_backproject(dev, cp.asarray(resid), cp.asarray(to_nbr), cp.asarray(weights), s, 1.5, out=dev)
+    assert got is dev
+    same(cp, got, want)
+    alone = vsr_backproject(hr, resid[:1], None, None, s, 1.0)  # the centre alone
+    same(cp, vsr_backproject(cp.asarray(hr), cp.asarray(resid[:1]), None, None, s, 1.0), alone)
+    zero = vsr_residual(blurred, frames[:1], None, s)
+    same(cp, vsr_residual(cp.asarray(blurred), cp.asarray(frames[:1]), None, s), zero)

@@ -128,3 +128,45 @@ def test_denoise_on_cuda_equals_cpu(cp, fmt):
         for pa, pb in zip(a.planes, b.planes):
             diff = np.abs(cp.asnumpy(pb).astype(np.int64) - pa)
             assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuv420p10le", "rgbpf32"])
+def test_vsr_on_cuda_equals_cpu(cp, fmt):
+    """The same guides (same kernels), hence the same flows, then twins vs kernels: one code (or
+    1e-5 on float RGB), in a few pixels at most."""
+    from vproc.nodes.vsr import Vsr, VsrParams
+
+    h, w = 45, 61  # odd: 4:2:0 chroma of 31x23
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    top = {"yuv420p": 255, "yuv420p10le": 1023, "rgbpf32": 1.0}[fmt]
+    frames = []
+    for i in range(5):
+        y = 0.5 + 0.3 * np.sin((xx - 0.7 * i) / 2.3) * np.cos((yy + 0.4 * i) / 3.1)
+        if fmt == "rgbpf32":
+            data = np.stack([y, 0.8 * y, 0.5 + 0 * y]).astype(np.float32)
+        else:
+            dtype = np.uint8 if fmt == "yuv420p" else np.uint16
+            c = (-(-h // 2), -(-w // 2))
+            data = tuple(np.clip(np.round(p * top), 0, top).astype(dtype) for p in
+                         (y, 0.5 + 0.1 * rng.random(c), np.full(c, 0.4)))
+        frames.append(Frame(data, i, TB, fmt))
+    info = StreamInfo(w, h, fmt, TB)
+    outs = {}
+    for device in ("cpu", "cuda"):
+        node = Vsr(VsrParams(scale=3), device, "sr")
+        assert node.open(info).size == (3 * w, 3 * h)
+        got = []
+        for f in frames:
+            got += node.process(on_gpu(cp, f) if device == "cuda" else f)
+        outs[device] = got + node.flush()
+    assert len(outs["cuda"]) == len(outs["cpu"]) == 5
+    for a, b in zip(outs["cpu"], outs["cuda"]):
+        assert b.device == "cuda" and b.pts == a.pts
+        for pa, pb in zip(a.planes, b.planes):
+            assert pb.shape == pa.shape and pb.dtype == pa.dtype
+            if fmt == "rgbpf32":
+                np.testing.assert_allclose(cp.asnumpy(pb), pa, rtol=0, atol=1e-5)
+            else:
+                diff = np.abs(cp.asnumpy(pb).astype(np.int64) - pa)
+                assert diff.max() <= 1 and (diff > 0).mean() < 0.01

@@ -154,3 +154,14 @@ def test_a_graph_with_denoise_runs_end_to_end(tmp_path):
     assert got.video_times == want.video_times
     assert [p for _, _, p in got.audio_packets] == [p for _, _, p in want.audio_packets]  # audio copied
     assert stats.frames_out == stats.frames_in == want.frames
+
+
+def test_tiny_frames():
+    """Frames smaller than DIS's 16-pixel minimum: the guide is enlarged, the output stays small."""
+    h, w = 10, 12
+    rng = np.random.default_rng(1)
+    node = make(h=h, w=w)
+    frames = [[rng.integers(0, 256, (h, w), dtype=np.uint8), rng.integers(0, 256, (h // 2, w // 2), dtype=np.uint8),
+               rng.integers(0, 256, (h // 2, w // 2), dtype=np.uint8)] for _ in range(4)]
+    out = run(node, frames)
+    assert len(out) == 4 and out[0].planes[0].shape == (h, w)

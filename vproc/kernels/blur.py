@@ -130,6 +130,24 @@ def _filter(img, kx: np.ndarray, ky: np.ndarray, norm: float, out, who: str, uni
     return dst
 
 
+def separable_filter(img, kx: np.ndarray, ky: np.ndarray, *, out=None):
+    """Separable filter with float32 taps ``kx`` (along rows) and ``ky`` (along columns), border
+    replicate: the pass that :func:`gaussian_blur` and :func:`box_blur` run, for other kernels.
+    Tap ``n // 2`` of ``n`` sits on the output pixel (for an even ``n`` the filter's centre is
+    half a pixel to its left).
+
+    Args:
+        img: ``(H, W)`` or ``(C, H, W)`` float array (converted to float32), numpy or CuPy.
+        kx, ky: 1-D float32 numpy arrays, at least one tap each (already normalised).
+        out: optional float32 output of the input's shape on the same device.
+    """
+    kx = np.ascontiguousarray(kx, np.float32)
+    ky = np.ascontiguousarray(ky, np.float32)
+    if kx.ndim != 1 or ky.ndim != 1 or kx.size == 0 or ky.size == 0:
+        raise ConfigError(f"separable_filter: taps must be non-empty 1-D arrays (got {kx.shape} and {ky.shape})")
+    return _filter(img, kx, ky, 1.0, out, "separable_filter")
+
+
 @functools.lru_cache(maxsize=32)
 def gaussian_kernel(ksize: int, sigma: float) -> np.ndarray:
     """float32 taps of ``cv2.getGaussianKernel(ksize, sigma, CV_32F)`` (read-only, cached)."""

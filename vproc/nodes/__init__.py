@@ -10,4 +10,5 @@ BUILTIN = {
     "lowlight": "vproc.nodes.lowlight",
     "resize": "vproc.nodes.resize",
     "stack": "vproc.nodes.stack",
+    "vsr": "vproc.nodes.vsr",
 }
