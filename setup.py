@@ -12,7 +12,8 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["vproc", "vproc.*"]) + ["vproc.native"],
     package_dir={"vproc.native": "native"},  # native/*.cu is installed as vproc/native/*.cu
-    package_data={"vproc": ["weights/*"], "vproc.native": ["*.cu"]},
+    # vproc/weights/: the project's trained weights, their settings (.json) and model card
+    package_data={"vproc": ["weights/*.pt", "weights/*.json", "weights/README.md"], "vproc.native": ["*.cu"]},
     include_package_data=True,
     install_requires=[
         "av>=14",

@@ -130,6 +130,20 @@ def test_transcode_scale_half(clip_mp4, clip_info, out_dir):
     assert info.audio_codec == "aac"
 
 
+def test_transcode_denoise_lowlight(clip_mp4, clip_info, out_dir):
+    result = run_vproc("transcode", clip_mp4, out_dir / "ll.mp4", "--denoise", "--lowlight", "--json")
+    assert result.returncode == 0, result.stderr
+    kinds = [s["kind"] for s in json.loads(result.stdout)["stages"]]
+    assert kinds[1:4] == ["denoise", "convert", "lowlight"]  # denoise before the curve
+    info = media.inspect(out_dir / "ll.mp4")
+    assert info.video_times == clip_info.video_times and info.audio_codec == "aac"
+
+
+def test_lowlight_graph_checks():
+    result = run_vproc("check", "graphs/lowlight.yaml")
+    assert result.returncode == 0, result.stderr
+
+
 def test_transcode_variable_frame_rate(vfr_mkv, out_dir):
     result = run_vproc("transcode", vfr_mkv, out_dir / "vfr.mp4", "--width", "80", "--height", "-1", "--json")
     assert result.returncode == 0, result.stderr

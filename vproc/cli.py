@@ -81,6 +81,9 @@ def transcode(input: str = typer.Argument(..., help="input file"),
               width: Optional[int] = typer.Option(None, "--width", help="resize to this width (-1: keep aspect)"),
               height: Optional[int] = typer.Option(None, "--height", help="resize to this height (-1: keep aspect)"),
               interp: str = typer.Option("bicubic", "--interp", help="bicubic | lanczos | area | bilinear | nearest"),
+              denoise: bool = typer.Option(False, "--denoise", help="temporal denoising, strength estimated from the video"),
+              lowlight: bool = typer.Option(False, "--lowlight", help="brighten dark video (after --denoise when both are given)"),
+              lowlight_method: str = typer.Option("curve", "--lowlight-method", help="curve | net: the lowlight node's method"),
               codec: str = typer.Option("libx264", "--codec", help="FFmpeg video encoder"),
               crf: Optional[float] = typer.Option(None, "--crf", help="constant quality (default 18 for x264/x265)"),
               bitrate: Optional[str] = typer.Option(None, "--bitrate", help="target bitrate, e.g. 4M (instead of --crf)"),
@@ -95,6 +98,7 @@ def transcode(input: str = typer.Argument(..., help="input file"),
     from .pipeline import transcode_graph
 
     graph = transcode_graph(scale=scale, width=width, height=height, interp=interp, device=device,
+                            denoise=denoise, lowlight=lowlight_method if lowlight else None,
                             output=dict(codec=codec, crf=crf, bitrate=bitrate, preset=preset, pix_fmt=pix_fmt,
                                         audio=audio, args=list(ffmpeg_arg or [])))
     _run(graph, input, output, (), None, on_error, progress, as_json, show_stats)
@@ -176,6 +180,50 @@ def eval_cmd(distorted: str = typer.Argument(..., help="processed video"),
                f"RGB-PSNR {m['psnr_rgb']:.3f} dB  RGB-SSIM {m['ssim_rgb']:.4f}")
     if json_out:
         json_out.write_text(json.dumps(result, indent=2))
+
+
+train_app = typer.Typer(no_args_is_help=True, help="Train the project's own network weights (written to vproc/weights/ with their settings).")
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("lowlight")
+def train_lowlight(data: Optional[Path] = typer.Option(None, "--data", help="data folder with DICM, LIME, LOL_eval_low_RetinexNet and train/ (default: ../shared/data next to the repository)"),
+                   steps: Optional[int] = typer.Option(None, "--steps", help="training steps (default: the shipped recipe's, 1200)"),
+                   out: Optional[Path] = typer.Option(None, "--out", help="weights file (default: vproc/weights/zerodce_lowlight.pt); settings and metrics go next to it as .json"),
+                   seed: int = typer.Option(0, "--seed", help="random seed (data order, crops, noise, initial weights)"),
+                   per_channel: bool = typer.Option(False, "--per-channel", help="one curve per colour channel, as the paper (shifts hue; for comparison)"),
+                   evaluate: bool = typer.Option(True, "--eval/--no-eval", help="measure the model card's metrics after training")) -> None:
+    """Train the lowlight node's curve network (Zero-DCE++ style, zero-reference losses) on the CPU."""
+    from .errors import ConfigError
+
+    if data is not None and not data.is_dir():  # before importing torch: a typo answers at once
+        raise ConfigError(f"lowlight training data folder not found: {data}")
+    if per_channel and out is None:
+        raise ConfigError("--per-channel needs --out: the default file holds the node's one-map weights")
+    import time
+
+    from .models import zerodce
+    from .training import lowlight as training
+
+    settings = training.Settings(**{k: v for k, v in dict(steps=steps, seed=seed, curve_channels=3 if per_channel else 1).items()
+                                    if v is not None})
+    weights = out if out is not None else zerodce.DEFAULT_WEIGHTS
+    t0 = time.perf_counter()
+
+    def report(step: int, total: int, losses: dict[str, float]) -> None:
+        if step == 1 or step % 50 == 0 or step == total:
+            terms = "  ".join(f"{k} {v:.4f}" for k, v in losses.items() if k != "total")
+            typer.echo(f"step {step:>5}/{total}  loss {losses['total']:.4f}  ({terms})  {time.perf_counter() - t0:6.1f}s", err=True)
+
+    summary = training.train(data, weights, settings, report)
+    typer.echo(f"wrote {weights} ({summary['parameters']} parameters) in {summary['train_seconds']:.1f}s "
+               f"(CPU time {summary['cpu_seconds']:.1f}s)", err=True)
+    if evaluate:
+        from .training import lowlight_eval
+
+        summary["metrics"] = lowlight_eval.evaluate(zerodce.load(weights), data if data is not None else training.DEFAULT_DATA)
+        training.write_json(weights.with_suffix(".json"), summary)
+        typer.echo(json.dumps(summary["metrics"], indent=2))
 
 
 def main(argv: list[str] | None = None) -> int:

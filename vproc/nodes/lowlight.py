@@ -1,9 +1,17 @@
-"""``lowlight``: exposure and contrast recovery by a per-frame reciprocal curve, smoothed over time.
+"""``lowlight``: exposure and contrast recovery by a per-frame curve, smoothed over time.
+
+Two methods (``method``): ``curve`` (the default), a parametric curve solved per frame for a
+target exposure; ``net``, curves estimated per pixel region by a small trained network. Both
+work on ``rgbpf32`` (put ``convert`` with ``format: rgbpf32`` before it), on ``cpu`` or ``cuda``,
+keep hue (every channel of a pixel scaled alike), never clip, and hold no frames (latency 0).
+
+``method: curve``
+-----------------
 
 Per pixel (:mod:`vproc.kernels.lowlight`): the curve ``f(x, a) = (a + 1) x / (x + a)`` on the
 intensity ``I = max(R, G, B)``, every channel scaled by ``f(I) / I``: monotonic, ``0 -> 0`` and
-``1 -> 1``, hue and channel ratios kept, nothing clipped. The node works on ``rgbpf32`` (put
-``convert`` with ``format: rgbpf32`` before it), on ``cpu`` (numba twin) or ``cuda`` (the kernel).
+``1 -> 1``, hue and channel ratios kept, nothing clipped; on ``cpu`` the numba twin, on ``cuda``
+the kernel.
 
 Per frame, the curve's parameter is chosen to reach an exposure, then smoothed over time:
 
@@ -27,15 +35,49 @@ Per frame, the curve's parameter is chosen to reach an exposure, then smoothed o
    too. Measured on the histogram of every 4th pixel (the full frame's mean follows it within
    about 2e-3 in the tests), and loose by at most 1e-4 where a gain snaps to the identity.
 
-The node holds no frames (latency 0). On ``cuda`` the 2 KiB histogram is downloaded each frame,
-which waits for that frame's upload and histogram (one stream synchronisation per frame).
+On ``cuda`` the 2 KiB histogram is downloaded each frame, which waits for that frame's upload
+and histogram (one stream synchronisation per frame).
+
+``method: net``
+---------------
+
+:mod:`vproc.models.zerodce`: a Zero-DCE++-style network (10,431 parameters) trained by the
+project without references (``vproc train lowlight``; weights and model card in
+``vproc/weights/``, or ``weights:`` a file of one's own) looks at the frame shrunk to at most 256
+pixels on its short side and returns a map ``A`` in [-1, 1] of curve parameters, smooth over the
+picture; upsampled to full size, ``LE(x) = x + A x (1 - x)`` is applied 8 times to ``I = max(R, G,
+B)`` and every channel is scaled by ``LE(I) / I``. Darker regions get stronger curves than
+brighter ones (the ``curve`` method uses one curve for the whole frame). ``target`` and
+``max_gain`` do not apply: the exposure is the network's (trained towards a mean intensity of 0.6
+per 16x16 patch, held back by keeping local contrast and by the grey-world term).
+
+Over time, per frame (torch, on the frame's device, under ``inference_mode``; on ``cuda`` on this
+thread's CuPy stream, the frame shared through DLPack):
+
+1. Smooth. The map's spatial mean ``m`` (over every 2nd pixel of every 2nd row at the network's
+   size) follows an exponential moving average ``mu`` with time constant ``smoothing`` over the
+   frames' own times, as the ``curve`` method's log gain does;
+   the frame is enhanced with its own map shifted by ``mu - m`` (clamped to [-1, 1]). The
+   network's spatial detail is the frame's own (no trails behind moving objects, which smoothing
+   the whole map per pixel would leave); its overall strength changes smoothly.
+2. Bound. The mean output intensity, measured on the same samples of the frame at the
+   network's size, moves by at most ``max_step`` from one frame to the next: the shift is set,
+   for that frame only, by bisection to where the mean is at the bound (it is increasing in the
+   shift). The full frame's mean follows it within about 3e-3 in the tests.
+
+Both steps work in float64 numpy on the samples of the intensity and the map, copied to the host
+once per frame (a few tens of KB at 1080p); on ``cuda`` that copy waits for the frame's network
+pass (one stream synchronisation per frame).
+
 :attr:`Lowlight.last` holds the last frame's numbers (for tests and diagnostics).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -56,14 +98,18 @@ _BISECTIONS = 40  # on u = log(1 + s) in [0, log(max_gain)]: steps of at most 3.
 
 @dataclass(frozen=True)
 class LowlightParams:
+    method: Literal["curve", "net"] = field(default="curve", metadata={
+        "help": "curve: the reciprocal curve solved per frame for target; net: the trained curve network (vproc/weights)"})
     target: float = field(default=0.45, metadata={
-        "help": "mean output intensity (max of R, G, B) aimed for, 0.05..0.95; brighter frames are left as they are"})
+        "help": "curve: mean output intensity (max of R, G, B) aimed for, 0.05..0.95; brighter frames are left as they are"})
     max_gain: float = field(default=8.0, metadata={
-        "help": "cap on the gain of the darkest tones (the curve's slope at 0), 1..64; bounds noise amplification"})
+        "help": "curve: cap on the gain of the darkest tones (the curve's slope at 0), 1..64; bounds noise amplification"})
     smoothing: float = field(default=0.5, metadata={
         "help": "time constant in seconds of the smoothing of the curve over time, 0..30 (0: none)"})
     max_step: float = field(default=0.01, metadata={
         "help": "largest change of the mean output intensity from one frame to the next, 0.001..1"})
+    weights: str | None = field(default=None, metadata={
+        "help": "net: a weights file (state dict) instead of the shipped vproc/weights/zerodce_lowlight.pt"})
 
     def __post_init__(self):
         if not 0.05 <= self.target <= 0.95:
@@ -108,7 +154,7 @@ class Histogram:
 
 @register("lowlight")
 class Lowlight(Node):
-    """Brighten dark video: a reciprocal curve on max(R, G, B), per frame to a target exposure, smoothed over time."""
+    """Brighten dark video: a curve on max(R, G, B) per frame (solved for a target, or a trained net), smoothed over time."""
 
     Params = LowlightParams
     devices = ("cpu", "cuda")
@@ -121,15 +167,24 @@ class Lowlight(Node):
 
     def open(self, info: StreamInfo) -> StreamInfo:
         self.check(info)
-        from ..kernels import lowlight  # numba compiles on first use: only graphs that need it
+        self.net: NetCurves | None = None
+        if self.params.method == "net":
+            self.net = NetCurves(self.params, self.device)  # imports torch, loads the weights
+        else:
+            from ..kernels import lowlight  # numba compiles on first use: only graphs that need it
 
-        self.kernels = lowlight
+            self.kernels = lowlight
         self.s_max = self.params.max_gain - 1.0
         self.reset()
         return info
 
+    def close(self) -> None:
+        self.net = None
+
     def reset(self) -> None:
         """Forget the smoothing state: the next frame is estimated afresh (a new clip)."""
+        if getattr(self, "net", None) is not None:
+            self.net.reset()
         self._u: float | None = None  # smoothed log gain
         self._time = None  # time of the previous frame (seconds, Fraction)
         self._mean: float | None = None  # mean output intensity of the previous frame
@@ -138,6 +193,10 @@ class Lowlight(Node):
         self.last: dict[str, float] = {}
 
     def process(self, frame: Frame) -> list[Frame]:
+        if self.net is not None:
+            out = self.net.process(frame)
+            self.last = self.net.last
+            return [out]
         rgb = frame.data
         if isinstance(rgb, tuple):  # three separate planes: the kernel takes one (3, H, W) array
             rgb = (np if frame.device == "cpu" else devices.cupy()).stack(rgb)
@@ -176,3 +235,97 @@ class Lowlight(Node):
         self.last = {"gain": 1.0 + s, "a": 1.0 / s if s > 0 else math.inf, "wanted": 1.0 + wanted,
                      "mean_in": hist.mean(0.0), "mean_out": mean_out}
         return s
+
+
+class NetCurves:
+    """The ``net`` method: the curve network's map per frame, its mean smoothed over time and
+    the mean output intensity's frame-to-frame step bounded (see the module docstring)."""
+
+    _BISECTIONS = 24  # on the offset in [-2, 2]: steps of 2.4e-7
+    _SAMPLE = 2  # the bound's statistic reads every 2nd pixel of every 2nd row at the net's size
+
+    def __init__(self, params: LowlightParams, device: str):
+        import torch
+
+        from ..models import zerodce
+
+        self.torch, self.zerodce, self.params = torch, zerodce, params
+        # channels-last: measured 47 ms instead of 72 ms for the net at 240x427 on 2 CPU cores
+        self.model = zerodce.load(params.weights, "cuda" if device == "cuda" else "cpu").to(
+            memory_format=torch.channels_last)
+        self._streams: dict[int, object] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self._mu: float | None = None  # smoothed mean of the curve map
+        self._time = None
+        self._mean: float | None = None  # mean output intensity of the previous frame
+        #: ``mean_a`` (the frame's own map mean), ``offset`` (added to the map), ``mean_in``,
+        #: ``mean_out`` (intensity at the net's size, every 2nd pixel of every 2nd row).
+        self.last: dict[str, float] = {}
+
+    def _context(self, frame: Frame):
+        if frame.device != "cuda":
+            return contextlib.nullcontext()
+        # torch queues its work on this thread's CuPy stream, after the frame's upload or producer.
+        ptr = devices.stream().ptr
+        stream = self._streams.get(ptr)
+        if stream is None:
+            stream = self._streams[ptr] = self.torch.cuda.ExternalStream(ptr)
+        return self.torch.cuda.stream(stream)
+
+    def process(self, frame: Frame) -> Frame:
+        torch, zd = self.torch, self.zerodce
+        with self._context(frame), torch.inference_mode():
+            planes = frame.as_torch()  # shares the frame's memory (DLPack): read only
+            x = (torch.stack(planes) if isinstance(planes, tuple) else planes).unsqueeze(0)
+            low = zd.downscale(x)
+            a = self.model.curves(low.contiguous(memory_format=torch.channels_last))
+            c = self._offset(a, low, frame.time)
+            out = devices.empty(tuple(x.shape[1:]), np.float32, frame.device)
+            zd.enhance(x, (a + c).clamp_(-1, 1), out=devices.as_torch(out).unsqueeze(0))
+        return frame.with_data(out)
+
+    def _offset(self, a, low, time) -> float:
+        """The constant added to this frame's map: its mean moved to the smoothed mean, then
+        the mean output intensity kept within ``max_step`` of the previous frame's."""
+        p = self.params
+        k = self._SAMPLE
+        # Every 2nd pixel of every 2nd row of the intensity and the map, at the net's size, to the
+        # host in one copy (on cuda: the frame's one synchronisation); the decisions below are
+        # float64 numpy on a few thousand values, the same on both devices.
+        samples = self.torch.stack([low.amax(1)[0, ::k, ::k].clamp(0, 1), a[0, 0, ::k, ::k]])
+        i, a = samples.cpu().numpy().astype(np.float64)
+        m = float(a.mean())
+        if self._mu is None:
+            mu = m
+        else:
+            dt = max(float(time - self._time), 0.0)
+            alpha = 1.0 - math.exp(-dt / p.smoothing) if p.smoothing > 0 else 1.0
+            mu = self._mu + alpha * (m - self._mu)
+        self._mu, self._time = mu, time
+
+        def mean_out(c: float) -> float:
+            gain = np.clip(a + c, -1.0, 1.0)
+            x = i
+            for _ in range(self.zerodce.ITERATIONS):
+                x = x + gain * x * (1.0 - x)
+            return float(x.mean())
+
+        c = mu - m
+        out = mean_out(c)
+        if self._mean is not None and abs(out - self._mean) > p.max_step:
+            up = out > self._mean
+            goal = self._mean + (p.max_step if up else -p.max_step)
+            lo, hi = (-2.0, c) if up else (c, 2.0)  # beyond +-2 every map value is clamped
+            for _ in range(self._BISECTIONS):
+                mid = 0.5 * (lo + hi)
+                if mean_out(mid) > goal:
+                    hi = mid
+                else:
+                    lo = mid
+            c = lo if up else hi  # the side that keeps the step within the bound
+            out = mean_out(c)
+        self._mean = out
+        self.last = {"mean_a": m, "offset": c, "mean_in": float(i.mean()), "mean_out": out}
+        return c

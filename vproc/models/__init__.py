@@ -1,0 +1,5 @@
+"""Small torch networks used by the nodes; their trained weights live in ``vproc/weights/``.
+
+Each module here imports torch at import time, so only nodes (and commands) that run a network
+import one of them, inside the node's ``open()`` (or the command), never at package import.
+"""
