@@ -27,6 +27,8 @@ Methods (each gets the 8-bit dark RGB frames and returns 8-bit RGB):
   parametric path.
 - ``vproc curve, then denoise``: the other order (the curve, then ``denoise`` on rgbpf32), the
   measurement behind the graph's order.
+- ``vproc lowlight.yaml, method net``: the graph with the learned curves (``method: net``, the
+  shipped weights, ``vproc/weights/README.md``) instead of the parametric curve.
 - ``histeq (Y)``: ``cv2.equalizeHist`` on the Y of YCrCb, per frame.
 - ``CLAHE (Y)``: ``cv2.createCLAHE(clipLimit=2, tileGridSize=(8, 8))`` on the Y of YCrCb, per frame.
 - ``gamma (oracle)``: ``255 (x / 255) ** (1 / g)`` per channel with one fixed ``g`` for the whole set,
@@ -402,11 +404,13 @@ def main() -> None:
     run_vproc([dark_all[0]])  # numba compile, not timed
     run_chain("graph")([dark_all[0]] * 3)
     run_chain("after")([dark_all[0]] * 3)
+    run_chain("graph", LowlightParams(method="net"))([dark_all[0]] * 3)  # torch start-up, not timed
 
     methods = {
         "vproc lowlight.yaml": run_chain("graph"),
         "vproc curve only": run_vproc,
         "vproc curve, then denoise": run_chain("after"),
+        "vproc lowlight.yaml, method net": run_chain("graph", LowlightParams(method="net")),
         "histeq (Y)": on_luma(cv2.equalizeHist),
         "CLAHE (Y)": on_luma(clahe_luma),
         f"gamma {g:.2f} (oracle)": run_gamma(g),
