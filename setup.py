@@ -13,7 +13,7 @@ setup(
     packages=find_packages(include=["vproc", "vproc.*"]) + ["vproc.native"],
     package_dir={"vproc.native": "native"},  # native/*.cu is installed as vproc/native/*.cu
     # vproc/weights/: the project's trained weights, their settings (.json) and model card
-    package_data={"vproc": ["weights/*.pt", "weights/*.json", "weights/README.md"], "vproc.native": ["*.cu"]},
+    package_data={"vproc": ["weights/*.pt", "weights/*.json", "weights/README.md"], "vproc.native": ["*.cu", "*.cuh"]},
     include_package_data=True,
     install_requires=[
         "av>=14",

@@ -3,6 +3,8 @@
 // Twins: vproc/kernels/denoise.py (_fuse_twin, _shrink_twin), the same float32 operations in the
 // same order. One thread per pixel; the Wiener statistics come from local_stats.cu.
 
+#include "patch.cuh"
+
 // Weighted temporal mean of the centre and its k_n neighbours (already warped onto it).
 // Patch distance d_k: the mean over the 3 x 3 patch (rows clamped, columns clamped: a replicated
 // border) of (nbr_k - centre)^2, summed as three column sums (rows y-1, y, y+1 in that order)
@@ -10,18 +12,6 @@
 // E[d] = 2 s2, so only the excess counts: e = max(d_k - 2 s2, 0) * inv_h with inv_h = 1 / (h s2),
 // w_k = 1 / (1 + e + e^2/2 + e^3/6) (about exp(-e), see the twin's docstring); the centre weighs 1.
 // resid: the variance of what is left, s2 * sum(w^2) / sum(w)^2 (independent noise assumed).
-__device__ __forceinline__ float column_sq(const float* c, const float* a, long long r0, long long r1,
-                                           long long r2, int x)
-{
-    float e0 = a[r0 + x] - c[r0 + x];
-    float e1 = a[r1 + x] - c[r1 + x];
-    float e2 = a[r2 + x] - c[r2 + x];
-    float v = e0 * e0;
-    v += e1 * e1;
-    v += e2 * e2;
-    return v;
-}
-
 extern "C" __global__ void dn_fuse(
     const float* __restrict__ center, const float* __restrict__ nbrs,
     float* __restrict__ fused, float* __restrict__ resid, int k_n, int h, int w, float s2, float inv_h)
@@ -37,12 +27,9 @@ extern "C" __global__ void dn_fuse(
     float acc = center[i], sw = 1.0f, sw2 = 1.0f;
     for (int k = 0; k < k_n; ++k) {
         const float* a = nbrs + k * n;
-        float d = column_sq(center, a, r0, r1, r2, xl);
-        d += column_sq(center, a, r0, r1, r2, x);
-        d += column_sq(center, a, r0, r1, r2, xr);
-        d = d / 9.0f;
+        float d = patch_mean(center, a, r0, r1, r2, xl, x, xr);
         float e = fmaxf(d - two_s2, 0.0f) * inv_h;
-        float wk = 1.0f / (1.0f + e * (1.0f + e * (0.5f + e * (1.0f / 6.0f))));
+        float wk = rational_weight(e);
         acc += wk * a[i];
         sw += wk;
         sw2 += wk * wk;

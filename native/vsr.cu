@@ -22,17 +22,7 @@ __device__ __forceinline__ float bilinear(const float* p, int h, int w, float sx
 // d = mean over the 3 x 3 patch (replicated border) of (nbr - centre)^2, as three column sums
 // (rows y-1, y, y+1 in that order) added left, middle, right; e = d * inv_t2;
 // weight = 1 / (1 + e + e^2/2 + e^3/6), about exp(-e).
-__device__ __forceinline__ float column_sq(const float* c, const float* a, long long r0, long long r1,
-                                           long long r2, int x)
-{
-    float e0 = a[r0 + x] - c[r0 + x];
-    float e1 = a[r1 + x] - c[r1 + x];
-    float e2 = a[r2 + x] - c[r2 + x];
-    float v = e0 * e0;
-    v += e1 * e1;
-    v += e2 * e2;
-    return v;
-}
+#include "patch.cuh"
 
 extern "C" __global__ void vsr_weights(
     const float* __restrict__ center, const float* __restrict__ nbrs, float* __restrict__ weights,
@@ -46,12 +36,9 @@ extern "C" __global__ void vsr_weights(
     long long r0 = (long long)max(y - 1, 0) * w, r1 = (long long)y * w, r2 = (long long)min(y + 1, h - 1) * w;
     int xl = max(x - 1, 0), xr = min(x + 1, w - 1);
     const float* a = nbrs + k * n;
-    float d = column_sq(center, a, r0, r1, r2, xl);
-    d += column_sq(center, a, r0, r1, r2, x);
-    d += column_sq(center, a, r0, r1, r2, xr);
-    d = d / 9.0f;
+    float d = patch_mean(center, a, r0, r1, r2, xl, x, xr);
     float e = d * inv_t2;
-    weights[k * n + r1 + x] = 1.0f / (1.0f + e * (1.0f + e * (0.5f + e * (1.0f / 6.0f))));
+    weights[k * n + r1 + x] = rational_weight(e);
 }
 
 // Residual of every observed LR frame against the HR estimate, on that frame's own grid:

@@ -28,6 +28,43 @@ def replicate_row(row, pad, left):
         pad[x] = row[w - 1]
 
 
+# The patch-weighted temporal kernels' shared parts (native/patch.cuh on the CUDA side).
+_NINE = np.float32(9.0)
+_SIXTH = np.float32(1.0 / 6.0)
+
+
+@njit(cache=True, inline="always")
+def patch_columns(c0, c1, c2, a0, a1, a2, col):
+    """``col[x + 1]`` = sum over the three rows (in order) of ``(a - c)^2`` at column ``x``, and
+    ``col[0]``, ``col[w + 1]`` replicating the ends, so :func:`patch_mean` needs no clamps."""
+    w = c1.shape[0]
+    for x in range(w):
+        e0 = a0[x] - c0[x]
+        e1 = a1[x] - c1[x]
+        e2 = a2[x] - c2[x]
+        v = e0 * e0
+        v += e1 * e1
+        v += e2 * e2
+        col[x + 1] = v
+    col[0] = col[1]
+    col[w + 1] = col[w]
+
+
+@njit(cache=True, inline="always")
+def patch_mean(col, x):
+    """The 3 x 3 patch mean of the squared differences at ``x``, from :func:`patch_columns`."""
+    d = col[x]
+    d += col[x + 1]
+    d += col[x + 2]
+    return d / _NINE
+
+
+@njit(cache=True, inline="always")
+def rational_weight(e):
+    """``1 / (1 + e + e^2/2 + e^3/6)``: about ``exp(-e)`` for small ``e``, falling as ``6 / e^3``."""
+    return F1 / (F1 + e * (F1 + e * (HALF + e * _SIXTH)))
+
+
 def array_module(array, who: str):
     """``numpy`` or ``cupy``, whichever ``array`` belongs to; anything else is a TypeError."""
     if isinstance(array, np.ndarray):

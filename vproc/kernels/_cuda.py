@@ -14,6 +14,7 @@ array from a numpy one by its type's module, so the CPU path never imports CuPy.
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from ..errors import DeviceError
 # the bit (tests/kernels/test_cuda.py checks it on a GPU); these kernels are bound by memory
 # traffic, so the FMAs would save little.
 OPTIONS = ("--std=c++14", "--fmad=false")
+_INCLUDE = re.compile(r'\s*#include\s+"([\w.-]+\.cuh)"\s*$')
 
 # 32 x 8 threads: a warp spans 32 consecutive pixels of a row (coalesced loads and stores).
 BLOCK = (32, 8, 1)
@@ -54,8 +56,23 @@ def native_path(op: str) -> Path:
 
 
 def source(op: str) -> str:
-    """The CUDA source of ``op``, with a ``#line`` directive so messages point into ``<op>.cu``."""
-    return f'#line 1 "{op}.cu"\n' + native_path(op).read_text(encoding="utf-8")
+    """The CUDA source of ``op``, with ``#line`` directives so messages point into ``<op>.cu``.
+
+    A line ``#include "name.cuh"`` is replaced by that file from the same folder (helpers shared
+    by several ops), so the module compiles without an include path (NVRTC has none by default).
+    """
+    path = native_path(op)
+    out = [f'#line 1 "{op}.cu"']
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        match = _INCLUDE.match(line)
+        if match is None:
+            out.append(line)
+            continue
+        header = path.parent / match.group(1)
+        if not header.is_file():
+            raise DeviceError(f"{op}.cu line {number}: {match.group(1)} not found in {path.parent}")
+        out += [f'#line 1 "{match.group(1)}"', header.read_text(encoding="utf-8"), f'#line {number + 1} "{op}.cu"']
+    return "\n".join(out) + "\n"
 
 
 def module(op: str):

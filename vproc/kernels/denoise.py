@@ -25,12 +25,10 @@ from numba import njit, prange
 
 from ..errors import ConfigError
 from . import _cuda
-from ._common import F0, F1, HALF, array_module, output
+from ._common import F0, F1, array_module, output, patch_columns, patch_mean, rational_weight
 
 _TWO = np.float32(2.0)
 _TINY = np.float32(1e-12)
-_NINE = np.float32(9.0)
-_SIXTH = np.float32(1.0 / 6.0)
 
 
 @njit(parallel=True, cache=True)
@@ -47,23 +45,10 @@ def _fuse_twin(center, nbrs, fused, resid, s2, inv_h):
         col = np.empty(w + 2, np.float32)  # column sums with a replicated border: no clamps in the loop
         for k in range(k_n):  # neighbour by neighbour: the inner loops vectorise over x
             a0, a1, a2 = nbrs[k, max(y - 1, 0)], nbrs[k, y], nbrs[k, min(y + 1, h - 1)]
-            for x in range(w):  # column sums of the squared differences, rows in order
-                e0 = a0[x] - c0[x]
-                e1 = a1[x] - c1[x]
-                e2 = a2[x] - c2[x]
-                v = e0 * e0
-                v += e1 * e1
-                v += e2 * e2
-                col[x + 1] = v
-            col[0] = col[1]
-            col[w + 1] = col[w]
+            patch_columns(c0, c1, c2, a0, a1, a2, col)
             for x in range(w):
-                d = col[x]
-                d += col[x + 1]
-                d += col[x + 2]
-                d = d / _NINE
-                e = max(d - two_s2, F0) * inv_h
-                wk = F1 / (F1 + e * (F1 + e * (HALF + e * _SIXTH)))
+                e = max(patch_mean(col, x) - two_s2, F0) * inv_h
+                wk = rational_weight(e)
                 acc[x] += wk * a1[x]
                 sw[x] += wk
                 sw2[x] += wk * wk

@@ -30,11 +30,9 @@ from numba import njit, prange
 
 from ..errors import ConfigError
 from . import _cuda
-from ._common import F0, F1, HALF, array_module, output
+from ._common import F0, F1, HALF, array_module, output, patch_columns, patch_mean, rational_weight
 from .blur import separable_filter
 
-_NINE = np.float32(9.0)
-_SIXTH = np.float32(1.0 / 6.0)
 SCALES = (2, 3, 4)
 
 
@@ -116,23 +114,9 @@ def _weights_twin(center, nbrs, weights, inv_t2):
         a0, a1, a2 = nbrs[k, max(y - 1, 0)], nbrs[k, y], nbrs[k, min(y + 1, h - 1)]
         out = weights[k, y]
         col = np.empty(w + 2, np.float32)  # column sums with a replicated border
+        patch_columns(c0, c1, c2, a0, a1, a2, col)
         for x in range(w):
-            e0 = a0[x] - c0[x]
-            e1 = a1[x] - c1[x]
-            e2 = a2[x] - c2[x]
-            v = e0 * e0
-            v += e1 * e1
-            v += e2 * e2
-            col[x + 1] = v
-        col[0] = col[1]
-        col[w + 1] = col[w]
-        for x in range(w):
-            d = col[x]
-            d += col[x + 1]
-            d += col[x + 2]
-            d = d / _NINE
-            e = d * inv_t2
-            out[x] = F1 / (F1 + e * (F1 + e * (HALF + e * _SIXTH)))
+            out[x] = rational_weight(patch_mean(col, x) * inv_t2)
 
 
 @njit(parallel=True, cache=True)
