@@ -14,7 +14,7 @@ from vproc.errors import DeviceError
 from vproc.kernels import _cuda
 
 REPO = Path(__file__).resolve().parents[2]
-OPS = ["blur", "local_stats", "resample", "warp", "yuvrgb"]
+OPS = sorted(p.stem for p in (REPO / "native").glob("*.cu"))
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -23,6 +23,24 @@ def test_every_op_has_its_source_with_a_line_directive(op):
     src = _cuda.source(op)
     assert src.startswith(f'#line 1 "{op}.cu"\n')
     assert 'extern "C" __global__' in src
+
+
+def test_shared_headers_are_pasted_in_with_line_directives():
+    src = _cuda.source("denoise")
+    lines = src.splitlines()
+    at = lines.index('#line 1 "patch.cuh"')
+    assert not any(line.startswith("#include") for line in lines) and "rational_weight" in src
+    back = next(line for line in lines[at:] if line.startswith("#line") and "denoise.cu" in line)
+    number = int(back.split()[1])  # the line after the #include in denoise.cu
+    original = (REPO / "native" / "denoise.cu").read_text().splitlines()
+    assert original[number - 2].startswith('#include "patch.cuh"')
+
+
+def test_a_missing_header_is_a_device_error(tmp_path, monkeypatch):
+    (tmp_path / "op.cu").write_text('#include "gone.cuh"\n')
+    monkeypatch.setattr(_cuda, "native_dirs", lambda: (tmp_path,))
+    with pytest.raises(DeviceError, match=r"op\.cu line 1: gone\.cuh not found"):
+        _cuda.source("op")
 
 
 def test_missing_source_is_a_device_error():
