@@ -139,9 +139,25 @@ def test_transcode_denoise_lowlight(clip_mp4, clip_info, out_dir):
     assert info.video_times == clip_info.video_times and info.audio_codec == "aac"
 
 
-def test_lowlight_graph_checks():
-    result = run_vproc("check", "graphs/lowlight.yaml")
+@pytest.mark.parametrize("graph", ["graphs/lowlight.yaml", "graphs/upscale.yaml"])
+def test_ready_graphs_check(graph):
+    result = run_vproc("check", graph)
     assert result.returncode == 0, result.stderr
+
+
+def test_transcode_super_resolution(clip_mp4, clip_info, out_dir):
+    result = run_vproc("transcode", clip_mp4, out_dir / "sr.mp4", "--sr", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    assert [s["kind"] for s in json.loads(result.stdout)["stages"]][1] == "vsr"
+    info = media.inspect(out_dir / "sr.mp4")
+    assert (info.width, info.height) == (2 * clip_info.width, 2 * clip_info.height)
+    assert info.video_times == clip_info.video_times
+
+
+def test_transcode_bad_sr_scale(clip_mp4, out_dir):
+    result = run_vproc("transcode", clip_mp4, out_dir / "sr.mp4", "--sr", "5")
+    assert result.returncode == 2 and "scale" in result.stderr
+    assert media.leftovers(out_dir) == []
 
 
 def test_transcode_variable_frame_rate(vfr_mkv, out_dir):

@@ -84,6 +84,8 @@ def transcode(input: str = typer.Argument(..., help="input file"),
               denoise: bool = typer.Option(False, "--denoise", help="temporal denoising, strength estimated from the video"),
               lowlight: bool = typer.Option(False, "--lowlight", help="brighten dark video (after --denoise when both are given)"),
               lowlight_method: str = typer.Option("curve", "--lowlight-method", help="curve | net: the lowlight node's method"),
+              sr: Optional[int] = typer.Option(None, "--sr", help="temporal super-resolution by 2, 3 or 4 (after --denoise/--lowlight)"),
+              sr_method: str = typer.Option("flow", "--sr-method", help="the vsr node's method (flow)"),
               codec: str = typer.Option("libx264", "--codec", help="FFmpeg video encoder"),
               crf: Optional[float] = typer.Option(None, "--crf", help="constant quality (default 18 for x264/x265)"),
               bitrate: Optional[str] = typer.Option(None, "--bitrate", help="target bitrate, e.g. 4M (instead of --crf)"),
@@ -99,6 +101,7 @@ def transcode(input: str = typer.Argument(..., help="input file"),
 
     graph = transcode_graph(scale=scale, width=width, height=height, interp=interp, device=device,
                             denoise=denoise, lowlight=lowlight_method if lowlight else None,
+                            sr=sr, sr_method=sr_method,
                             output=dict(codec=codec, crf=crf, bitrate=bitrate, preset=preset, pix_fmt=pix_fmt,
                                         audio=audio, args=list(ffmpeg_arg or [])))
     _run(graph, input, output, (), None, on_error, progress, as_json, show_stats)

@@ -37,13 +37,14 @@ def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] |
 
 def transcode_graph(*, scale: float | None = None, width: int | None = None, height: int | None = None,
                     interp: str = "bicubic", pix_fmt_convert: str | None = None, denoise: bool = False,
-                    lowlight: str | None = None, output: dict[str, Any] | None = None,
-                    device: str = "auto") -> Graph:
+                    lowlight: str | None = None, sr: int | None = None, sr_method: str = "flow",
+                    output: dict[str, Any] | None = None, device: str = "auto") -> Graph:
     """The graph ``vproc transcode`` runs, built from its flags (no flags: decode and re-encode).
 
     The order is the one of ``graphs/lowlight.yaml`` (denoise before the curve: measured better),
-    then the resize, so both enhancement nodes work on the source's pixels, not on more of them.
-    ``lowlight`` is the curve method (``"curve"`` or ``"net"``) or None.
+    then super-resolution (on the cleaned frames, as its back-projection would sharpen noise), then
+    the resize; the enhancement nodes work on the source's pixels, not on more of them.
+    ``lowlight`` is the curve method (``"curve"`` or ``"net"``) or None; ``sr`` the vsr scale.
     """
     nodes: dict[str, dict] = {}
     last = "source"
@@ -54,6 +55,9 @@ def transcode_graph(*, scale: float | None = None, width: int | None = None, hei
         nodes["rgb"] = {"type": "convert", "in": last, "params": {"format": "rgbpf32"}}
         nodes["lowlight"] = {"type": "lowlight", "in": "rgb", "params": {"method": lowlight}}
         last = "lowlight"
+    if sr is not None:
+        nodes["vsr"] = {"type": "vsr", "in": last, "params": {"scale": sr, "method": sr_method}}
+        last = "vsr"
     if scale is not None or width is not None or height is not None:
         params: dict[str, Any] = {"interp": interp}
         if scale is not None:
