@@ -95,6 +95,7 @@ from vproc.formats import get_format  # noqa: E402
 from vproc.frame import Frame, StreamInfo  # noqa: E402
 from vproc.io.ffmpeg import ffmpeg_binary  # noqa: E402
 from vproc.metrics import psnr, ssim  # noqa: E402
+from _timing import seconds_on_cuda  # noqa: E402  (benchmarks/, on sys.path as the script's folder)
 
 DATA = ROOT.parent / "shared" / "data"
 SEQUENCES = ("calendar", "city", "foliage", "walk")
@@ -433,29 +434,11 @@ def vproc_fps_720p(seed: int, pix_fmt: str) -> float:
 
 def vproc_fps_cuda(seed: int, pix_fmt: str) -> float:
     """Node on CUDA at 3840x2160: frames uploaded first; timed until the GPU is done."""
-    from vproc.device import cupy, stream
-
     frames = big_frames(SIZE_4K, "25", seed, pix_fmt)
     h, w = frames[0][0].shape
 
     def run(fs, width, height):
-        node = vproc_node(width, height, pix_fmt, "cuda")
-        inputs = [Frame(tuple(f), i * 1000 // RATE, TB, pix_fmt).to("cuda") for i, f in enumerate(fs)]
-        cupy().cuda.Device().synchronize()
-        count = 0
-        try:
-            t0 = time.perf_counter()
-            for fr in inputs:
-                count += len(node.process(fr))
-            count += len(node.flush())
-            stream().synchronize()
-            cupy().cuda.Device().synchronize()
-            spent = time.perf_counter() - t0
-        finally:
-            node.close()
-        if count != len(inputs):
-            raise RuntimeError(f"vproc denoise (cuda) returned {count} frames for {len(inputs)}")
-        return spent
+        return seconds_on_cuda(vproc_node(width, height, pix_fmt, "cuda"), fs, pix_fmt, RATE, "vproc denoise")
 
     shapes = get_format(pix_fmt).plane_shapes(64, 64)
     run([tuple(np.ascontiguousarray(p[:s[0], :s[1]]) for p, s in zip(f, shapes)) for f in frames[:3]], 64, 64)

@@ -98,6 +98,7 @@ sys.path.insert(0, str(ROOT))
 from vproc.frame import Frame, StreamInfo  # noqa: E402
 from vproc.io.ffmpeg import ffmpeg_binary  # noqa: E402
 from vproc.metrics import crop_border, psnr, rgb_to_y, ssim  # noqa: E402
+from _timing import seconds_on_cuda  # noqa: E402  (benchmarks/, on sys.path as the script's folder)
 
 DATA = ROOT.parent / "shared" / "data"
 SEQUENCES = ("calendar", "city", "foliage", "walk")
@@ -414,29 +415,12 @@ def vproc_fps(method: str, rgbs, s: int, pix_fmt: str) -> float:
 def vproc_fps_cuda(method: str, rgbs, s: int, pix_fmt: str = "yuv420p") -> float:
     """UNTESTED (written without a GPU): the node on CUDA, frames uploaded first, timed until the
     GPU is done."""
-    from vproc.device import cupy, stream
-
     h, w = rgbs[0].shape[:2]
     planes = [to_planes(f, pix_fmt) for f in rgbs]
 
     def timed(k):
-        node = make_node(method, s, w, h, pix_fmt, "cuda")
-        inputs = [Frame(p, i * 1000 // RATE, TB, pix_fmt).to("cuda") for i, p in enumerate(planes[:k])]
-        cupy().cuda.Device().synchronize()
-        count = 0
-        try:
-            t0 = time.perf_counter()
-            for fr in inputs:
-                count += len(node.process(fr))
-            count += len(node.flush())
-            stream().synchronize()
-            cupy().cuda.Device().synchronize()
-            spent = time.perf_counter() - t0
-        finally:
-            node.close()
-        if count != len(inputs):
-            raise RuntimeError(f"vsr {method} (cuda) returned {count} frames for {len(inputs)}")
-        return spent
+        return seconds_on_cuda(make_node(method, s, w, h, pix_fmt, "cuda"), planes[:k], pix_fmt, RATE,
+                               f"vsr {method}")
 
     timed(3)  # warm-up: kernels compiled, buffers allocated
     return len(planes) / timed(len(planes))
