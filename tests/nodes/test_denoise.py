@@ -165,3 +165,15 @@ def test_tiny_frames():
                rng.integers(0, 256, (h // 2, w // 2), dtype=np.uint8)] for _ in range(4)]
     out = run(node, frames)
     assert len(out) == 4 and out[0].planes[0].shape == (h, w)
+
+
+def test_keeps_each_frames_mean_brightness():
+    """Dark, clipped (skewed) noise: the output's mean per plane stays the input's."""
+    rng = np.random.default_rng(4)
+    frames = []
+    for i in range(6):
+        y = np.clip(np.round(texture(H, W, 2.0 * i) * 0.15 + rng.normal(0, 6.0, (H, W))), 0, 255).astype(np.uint8)
+        frames.append([y, np.full((H // 2, W // 2), 128, np.uint8), np.full((H // 2, W // 2), 128, np.uint8)])
+    out = run(make(), frames)
+    for o, f in zip(out, frames):
+        assert abs(o.planes[0].astype(np.float64).mean() - f[0].mean()) < 0.05
