@@ -229,6 +229,47 @@ def train_lowlight(data: Optional[Path] = typer.Option(None, "--data", help="dat
         typer.echo(json.dumps(summary["metrics"], indent=2))
 
 
+@train_app.command("vsr")
+def train_vsr(scale: int = typer.Option(..., "--scale", help="upscaling factor: 2 or 4 (3 also works)"),
+              degradation: str = typer.Option("bi", "--degradation", help="bi (MATLAB imresize bicubic) or bd (Gaussian blur sigma 1.6, then subsample)"),
+              steps: Optional[int] = typer.Option(None, "--steps", help="training steps (default: the recipe's)"),
+              data: Optional[Path] = typer.Option(None, "--data", help="data folder with train/ and the videos (default: ../shared/data next to the repository; Vid4 is never read)"),
+              out: Optional[Path] = typer.Option(None, "--out", help="weights file (default: vproc/weights/vsrnet_x<scale>_<degradation>.pt); settings and loss curve go next to it as .json"),
+              seed: int = typer.Option(0, "--seed", help="random seed (data, motion paths, initial weights)"),
+              radius: int = typer.Option(2, "--radius", help="neighbours on each side of the window: 1 or 2"),
+              causal: bool = typer.Option(False, "--causal", help="causal window: the radius+1 latest frames only (live use)"),
+              evaluate: bool = typer.Option(True, "--eval/--no-eval", help="measure Y-PSNR on the held-out synthetic clips after training")) -> None:
+    """Train the vsr node's network (sliding window, learned alignment) on the CPU."""
+    from .errors import ConfigError
+
+    if data is not None and not data.is_dir():  # before importing torch: a typo answers at once
+        raise ConfigError(f"vsr training data folder not found: {data}")
+    if scale not in (2, 3, 4):
+        raise ConfigError(f"--scale must be 2, 3 or 4 (got {scale})")
+    if degradation not in ("bi", "bd"):
+        raise ConfigError(f"--degradation must be bi or bd (got {degradation!r})")
+    import time
+
+    from .models import vsrnet
+    from .training import vsr as training
+
+    settings = training.Settings(scale=scale, degradation=degradation, radius=radius, causal=causal)
+    weights = out if out is not None else vsrnet.default_weights(scale, degradation)
+    t0 = time.perf_counter()
+
+    def report(step: int, total: int, loss: float) -> None:
+        if step == 1 or step % 100 == 0 or step == total:
+            typer.echo(f"step {step:>6}/{total}  loss {loss:.5f}  {time.perf_counter() - t0:7.1f}s", err=True)
+
+    summary = training.train(scale, degradation, steps, data, weights, seed, report, settings=settings)
+    typer.echo(f"wrote {weights} ({summary['parameters']} parameters) in {summary['train_seconds']:.1f}s "
+               f"(CPU time {summary['cpu_seconds']:.1f}s)", err=True)
+    if evaluate:
+        summary["metrics"] = training.evaluate(vsrnet.load(weights), degradation, data)
+        training.write_json(weights.with_suffix(".json"), summary)
+        typer.echo(json.dumps(summary["metrics"], indent=2))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; a VprocError is one line on stderr and exit code 2."""
     try:

@@ -1,0 +1,444 @@
+"""Training of the video super-resolution network (:mod:`vproc.models.vsrnet`), supervised.
+
+    vproc train vsr --scale 4 [--degradation bi|bd] [--steps N] [--data ../shared/data] [--out PATH] [--seed 0]
+
+Pairs are made here, never read: a high-res (HR) clip of ``window`` frames, its centre frame the
+target, degraded to the low-res (LR) input by the benchmark's model (:func:`degrade`):
+
+- ``bi``: MATLAB ``imresize``'s antialiased bicubic downscaling, exactly the filter of
+  :func:`vproc.kernels.vsr.degradation_taps` (the ``flow`` method's model and the BI protocol of
+  the video SR benchmarks) as a separable torch convolution with a replicated border, sampled at
+  HR pixel ``s q + s // 2`` (matches :func:`vproc.kernels.vsr.vsr_blur` to float rounding,
+  tests/models/test_vsrnet.py);
+- ``bd``: Gaussian blur, sigma 1.6, 13 taps (``fspecial('gaussian', 13, 1.6)``), replicated
+  border, then every ``s``-th pixel from ``s // 2`` (MATLAB ``imresize(..., 'nearest')``, the BD
+  scripts of the literature, e.g. BasicSR's).
+
+The LR frames are rounded to 8-bit levels (benchmark inputs are 8-bit files). Everything is on
+the luma (BT.601 ``Y`` of :func:`vproc.metrics.rgb_to_y`, divided by 255: 16/255..235/255).
+
+Clips (:class:`TrainingData`), from ``--data`` (default ``../shared/data``), Vid4 never read:
+
+- synthetic motion on still images (``train/T91``, ``train/General100``, ``train/BSDS200``,
+  minus the held-out :data:`HELD_OUT` images): a random HR crop; every other frame of the window
+  is that region under an affine motion path (``grid_sample``, bicubic, reflected border) —
+  constant velocity up to ``max_speed`` LR px per frame per axis plus Gaussian sub-pixel jitter
+  (``jitter`` LR px), a rotation of up to ``max_rotation`` degrees and a zoom of up to
+  ``max_zoom`` per frame; the centre frame is the crop itself (not resampled);
+- real motion, a fraction ``video_fraction`` of each batch: consecutive frames (temporal stride
+  1..``video_stride``) of ``openpose_video/video.avi`` (720p, 50 fps) and ``vtest_480p/vtest.avi``
+  (360p, 10 fps, already compressed), the same crop in each, decoded with PyAV (at most
+  ``video_frames`` frames of each).
+
+Random flips and transposition (the whole clip alike). Charbonnier loss on the centre frame,
+Adam with a cosine-decayed learning rate. Deterministic given the seed: numpy's PCG64 draws the
+data, torch's generator the initial weights, torch runs with deterministic algorithms on two CPU
+threads (the float sums of the convolutions' gradients depend on the thread count).
+
+Evaluation (:func:`evaluate`): Y-PSNR (``scale`` border pixels cropped) of the net and of bicubic
+on fixed synthetic clips made from the held-out images (not Vid4: that is the test set).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import metrics
+from ..errors import ConfigError
+from ..kernels.blur import gaussian_kernel
+from ..kernels.vsr import degradation_taps
+from ..models import vsrnet
+
+#: ``../shared/data`` next to the repository (where the project keeps its data, never committed).
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+IMAGE_SETS = ("train/T91", "train/General100", "train/BSDS200")
+VIDEOS = ("openpose_video/video.avi", "vtest_480p/vtest.avi")
+#: Images never trained on: the held-out set of :func:`evaluate` (file names in their set).
+HELD_OUT = {"train/General100": ("im_1.bmp", "im_10.bmp", "im_100.bmp"),
+            "train/BSDS200": ("100075.jpg", "100080.jpg", "100098.jpg")}
+IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png")
+DEGRADATIONS = ("bi", "bd")
+BD_SIGMA = 1.6
+BD_TAPS = 13
+THREADS = 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that defines a training run (saved next to the weights as JSON)."""
+
+    scale: int = 4
+    degradation: str = "bi"
+    steps: int = 30000
+    seed: int = 0
+    batch: int = 8
+    lr_crop: int = 32  # LR side of a training crop (HR: scale x this)
+    radius: int = 2
+    causal: bool = False
+    features: int = 48
+    blocks: int = 4
+    lr: float = 1e-3
+    lr_min: float = 1e-5
+    charbonnier_eps: float = 1e-3
+    grad_clip: float = 1.0
+    max_speed: float = 1.5  # LR px per frame, per axis
+    jitter: float = 0.25  # LR px, Gaussian, per frame
+    max_rotation: float = 1.0  # degrees per frame
+    max_zoom: float = 0.01  # relative per frame
+    video_fraction: float = 0.25
+    video_frames: int = 200
+    video_stride: int = 2
+
+    def __post_init__(self):
+        if self.scale not in vsrnet.SCALES:
+            raise ConfigError(f"scale must be one of {', '.join(map(str, vsrnet.SCALES))} (got {self.scale})")
+        if self.degradation not in DEGRADATIONS:
+            raise ConfigError(f"degradation must be bi or bd (got {self.degradation!r})")
+        if self.steps < 1:
+            raise ConfigError(f"steps must be >= 1 (got {self.steps})")
+        if self.batch < 1 or self.lr_crop < 8:
+            raise ConfigError(f"batch must be >= 1 and lr_crop >= 8 (got {self.batch}, {self.lr_crop})")
+
+    @property
+    def window(self) -> int:
+        return self.radius + 1 if self.causal else 2 * self.radius + 1
+
+    @property
+    def center(self) -> int:
+        return self.radius
+
+
+# -- degradation -----------------------------------------------------------------------------------
+
+
+def degradation_filter(scale: int, degradation: str) -> np.ndarray:
+    """The 1-D float32 taps of the blur before sampling (tap ``n // 2`` on the output pixel)."""
+    if degradation == "bi":
+        return np.array(degradation_taps(scale), np.float32)  # a writable copy
+    if degradation == "bd":
+        return np.array(gaussian_kernel(BD_TAPS, BD_SIGMA), np.float32)
+    raise ConfigError(f"degradation must be bi or bd (got {degradation!r})")
+
+
+def degrade(hr: torch.Tensor, scale: int, degradation: str = "bi") -> torch.Tensor:
+    """HR planes ``(N, C, H, W)`` -> LR ``(N, C, H // s, W // s)``: the separable blur of
+    :func:`degradation_filter` (replicated border), then HR pixel ``s q + s // 2`` for LR ``q``.
+    ``H`` and ``W`` must be multiples of ``scale``. Not rounded (see :func:`quantize`)."""
+    s = int(scale)
+    n, c, hh, ww = hr.shape
+    if hh % s or ww % s:
+        raise ConfigError(f"degrade: HR size {ww}x{hh} is not a multiple of {s}")
+    taps = torch.from_numpy(degradation_filter(s, degradation)).to(hr.device, hr.dtype)
+    k = taps.numel()
+    lo, hi = k // 2, k - 1 - k // 2
+    x = F.pad(hr.reshape(n * c, 1, hh, ww), (lo, hi, lo, hi), mode="replicate")
+    off = s // 2
+    x = x[..., off:, off:]  # output q reads blurred[s q + s // 2]
+    x = F.conv2d(x, taps.view(1, 1, 1, k), stride=(1, s))
+    x = F.conv2d(x, taps.view(1, 1, k, 1), stride=(s, 1))
+    return x[..., :hh // s, :ww // s].reshape(n, c, hh // s, ww // s)
+
+
+def quantize(x: torch.Tensor) -> torch.Tensor:
+    """Round to 8-bit levels (values stay in [0, 1] floats)."""
+    return torch.round(x.clamp(0, 1) * 255) / 255
+
+
+def luma(rgb8: np.ndarray) -> np.ndarray:
+    """uint8 RGB ``(H, W, 3)`` -> the BT.601 luma of :func:`vproc.metrics.rgb_to_y` rounded to uint8."""
+    return np.clip(np.round(metrics.rgb_to_y(rgb8)), 0, 255).astype(np.uint8)
+
+
+# -- clips -----------------------------------------------------------------------------------------
+
+
+def _affine_thetas(k_offsets: np.ndarray, s: Settings, region: int, rng: np.random.Generator) -> np.ndarray:
+    """Per frame (offset ``k`` from the centre) the ``affine_grid`` matrix of the motion path."""
+    v = rng.uniform(-s.max_speed, s.max_speed, 2)
+    rot = math.radians(rng.uniform(-s.max_rotation, s.max_rotation))
+    zoom = rng.uniform(-s.max_zoom, s.max_zoom)
+    thetas = np.zeros((len(k_offsets), 2, 3))
+    for i, k in enumerate(k_offsets):
+        a = rot * k
+        z = (1 + zoom) ** k
+        t = (v * k + (rng.normal(0, s.jitter, 2) if k else 0)) * s.scale  # HR px
+        thetas[i, :, :2] = z * np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+        thetas[i, :, 2] = 2 * t / region  # normalised coordinates of a square region
+    return thetas
+
+
+def synthetic_clip(img: np.ndarray, s: Settings, rng: np.random.Generator, hr: int | None = None) -> np.ndarray:
+    """A ``(window, hr, hr)`` float32 HR clip (luma in [0, 1]) from a uint8 luma image: a random
+    crop (reflect-padded when the image is small) moved along a random affine path."""
+    hr = hr or s.scale * s.lr_crop
+    margin = s.scale * int(math.ceil(s.radius * (s.max_speed + 3 * s.jitter))) + hr // 8 + 4
+    region = hr + 2 * margin
+    h, w = img.shape
+    if h < region or w < region:
+        py, px = max(0, region - h), max(0, region - w)
+        img = np.pad(img, ((py // 2 + 1, py - py // 2 + 1), (px // 2 + 1, px - px // 2 + 1)), mode="reflect")
+        h, w = img.shape
+    y, x = rng.integers(0, h - region + 1), rng.integers(0, w - region + 1)
+    crop = torch.from_numpy(img[y:y + region, x:x + region].astype(np.float32) / 255.0)
+    offsets = np.arange(s.window) - s.center
+    thetas = torch.from_numpy(_affine_thetas(offsets, s, region, rng)).float()
+    src = crop.expand(s.window, 1, region, region)
+    grid = F.affine_grid(thetas, [s.window, 1, region, region], align_corners=False)
+    moved = F.grid_sample(src, grid, mode="bicubic", padding_mode="reflection", align_corners=False).clamp_(0, 1)
+    moved[s.center, 0] = crop  # the target itself, not resampled
+    return moved[:, 0, margin:margin + hr, margin:margin + hr].numpy()
+
+
+def video_clip(frames: list[np.ndarray], s: Settings, rng: np.random.Generator) -> np.ndarray:
+    """``window`` consecutive frames (stride 1..``video_stride``) of a decoded video, one crop."""
+    hr = s.scale * s.lr_crop
+    stride = int(rng.integers(1, s.video_stride + 1))
+    span = (s.window - 1) * stride
+    start = int(rng.integers(0, len(frames) - span))
+    h, w = frames[0].shape
+    y, x = rng.integers(0, h - hr + 1), rng.integers(0, w - hr + 1)
+    clip = [frames[start + i * stride][y:y + hr, x:x + hr] for i in range(s.window)]
+    if rng.random() < 0.5:
+        clip.reverse()  # time reversed: motion the other way (for causal windows, a new path)
+    return np.stack(clip).astype(np.float32) / 255.0
+
+
+def _augment(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    if rng.random() < 0.5:
+        clip = clip[:, :, ::-1]
+    if rng.random() < 0.5:
+        clip = clip[:, ::-1]
+    if rng.random() < 0.5:
+        clip = clip.transpose(0, 2, 1)
+    return np.ascontiguousarray(clip)
+
+
+def make_pair(clips: np.ndarray, s: Settings) -> tuple[torch.Tensor, torch.Tensor]:
+    """HR clips ``(B, T, H, W)`` -> (LR input ``(B, T, 1, h, w)`` rounded to 8 bits, HR centre
+    ``(B, 1, H, W)``)."""
+    hr = torch.from_numpy(np.ascontiguousarray(clips))
+    b, t, hh, ww = hr.shape
+    lr = quantize(degrade(hr.reshape(b * t, 1, hh, ww), s.scale, s.degradation)).reshape(b, t, 1, hh // s.scale, ww // s.scale)
+    return lr, hr[:, s.center:s.center + 1].clone()
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+
+
+def _read_luma(path: Path) -> np.ndarray | None:
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if bgr is None else luma(np.ascontiguousarray(bgr[..., ::-1]))
+
+
+def read_video(path: Path, limit: int) -> list[np.ndarray]:
+    """The first ``limit`` frames of a video as uint8 luma (PyAV)."""
+    import av
+
+    out = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            out.append(luma(frame.to_ndarray(format="rgb24")))
+            if len(out) >= limit:
+                break
+    return out
+
+
+class TrainingData:
+    """The training sources in memory (uint8 luma) and the sampler of batches.
+
+    Args:
+        root: the data folder (``../shared/data``); ``None`` with ``images`` given.
+        s: the settings (crop size, motion, video share).
+        images: uint8 RGB ``(H, W, 3)`` or luma ``(H, W)`` images used instead of reading ``root``
+            (tests); no videos then.
+    """
+
+    def __init__(self, root: str | Path | None, s: Settings, images: Sequence[np.ndarray] | None = None):
+        self.counts: dict[str, int] = {}
+        self.images: list[np.ndarray] = []
+        self.videos: list[list[np.ndarray]] = []
+        if images is not None:
+            self.images = [luma(i) if i.ndim == 3 else np.asarray(i, np.uint8) for i in images]
+            self.counts["memory"] = len(self.images)
+            return
+        root = Path(root)
+        if not root.is_dir():
+            raise ConfigError(f"vsr training data folder not found: {root} (pass --data DIR; "
+                              f"it needs {', '.join(IMAGE_SETS)} and/or {', '.join(VIDEOS)})")
+        for name in IMAGE_SETS:
+            held = set(HELD_OUT.get(name, ()))
+            imgs = [img for p in _images(root / name) if p.name not in held and (img := _read_luma(p)) is not None]
+            self.counts[name] = len(imgs)
+            self.images.extend(imgs)
+        hr = s.scale * s.lr_crop
+        for name in VIDEOS:
+            path = root / name
+            frames = read_video(path, s.video_frames) if path.is_file() else []
+            if len(frames) > (s.window - 1) * s.video_stride and min(frames[0].shape) >= hr:
+                self.videos.append(frames)
+            self.counts[name] = len(frames)
+        if not self.images and not self.videos:
+            raise ConfigError(f"no training images or videos in {root}: expected {', '.join(IMAGE_SETS + VIDEOS)}")
+
+    def batch(self, s: Settings, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        clips = []
+        for _ in range(s.batch):
+            if self.videos and (not self.images or rng.random() < s.video_fraction):
+                clip = video_clip(self.videos[rng.integers(len(self.videos))], s, rng)
+            else:
+                clip = synthetic_clip(self.images[rng.integers(len(self.images))], s, rng)
+            clips.append(_augment(clip, rng))
+        return make_pair(np.stack(clips), s)
+
+
+# -- training --------------------------------------------------------------------------------------
+
+
+def charbonnier(a: torch.Tensor, b: torch.Tensor, eps: float) -> torch.Tensor:
+    return torch.sqrt((a - b).square() + eps * eps).mean()
+
+
+def build(s: Settings) -> vsrnet.VSRNet:
+    return vsrnet.VSRNet(s.scale, s.radius, s.causal, 1, s.features, s.blocks)
+
+
+def train(scale: int = 4, degradation: str = "bi", steps: int | None = None, data: str | Path | None = None,
+          out: str | Path | None = None, seed: int = 0,
+          report: Callable[[int, int, float], None] | None = None, *,
+          settings: Settings | None = None, images: Sequence[np.ndarray] | None = None) -> dict:
+    """Train the network; save it at ``out`` (default :func:`vproc.models.vsrnet.default_weights`)
+    as ``{"config", "state"}`` and the settings, loss curve and timings next to it (``.json``);
+    returns that summary.
+
+    ``settings`` (if given) replaces the defaults; ``scale``, ``degradation``, ``steps`` and ``seed``
+    are applied on top of it. ``report(step, steps, loss)`` is called after every step.
+    ``images``: in-memory images replacing the data folder (tests).
+    """
+    base = settings or Settings()
+    kw = dict(scale=scale, degradation=degradation, seed=seed)
+    if steps is not None:
+        kw["steps"] = steps
+    s = Settings(**{**asdict(base), **kw})
+    out = Path(out) if out is not None else vsrnet.default_weights(s.scale, s.degradation)
+    torch.set_num_threads(THREADS)
+    torch.use_deterministic_algorithms(True)
+    t0, c0 = time.perf_counter(), time.process_time()
+    dataset = TrainingData(None if images is not None else (data if data is not None else DEFAULT_DATA), s, images)
+    t_load = time.perf_counter() - t0
+    rng = np.random.default_rng(s.seed)
+    torch.manual_seed(s.seed)
+    model = build(s).to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=s.lr)
+    floor = s.lr_min / s.lr
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda k: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(k, s.steps) / s.steps)))
+    history: list[float] = []
+    model.train()
+    t_data = 0.0
+    for step in range(1, s.steps + 1):
+        td = time.perf_counter()
+        lr, hr = dataset.batch(s, rng)
+        t_data += time.perf_counter() - td
+        loss = charbonnier(model(lr), hr, s.charbonnier_eps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
+        opt.step()
+        sched.step()
+        history.append(float(loss.detach()))
+        if report is not None:
+            report(step, s.steps, history[-1])
+    t_train, t_cpu = time.perf_counter() - t0, time.process_time() - c0
+    model.eval()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    saved = {"config": model.config, "state": {k: v.contiguous() for k, v in model.state_dict().items()}}
+    tmp = out.with_name(out.name + ".partial")
+    torch.save(saved, tmp)
+    tmp.replace(out)
+    every = max(1, s.steps // 200)
+    tail = history[-min(100, len(history)):]
+    summary = {
+        "settings": asdict(s),
+        "data": {"root": "memory" if images is not None else str(data) if data is not None
+                 else "../shared/data (the default)", "sources": dataset.counts},
+        "parameters": vsrnet.parameter_count(model),
+        "threads": THREADS,
+        "torch": torch.__version__,
+        "load_seconds": round(t_load, 1),
+        "data_seconds": round(t_data, 1),
+        "train_seconds": round(t_train, 1),  # wall clock, loading included
+        "cpu_seconds": round(t_cpu, 1),
+        "seconds_per_step": round((t_train - t_load) / s.steps, 3),
+        "first_loss": history[0],
+        "final_loss_mean_last_100": sum(tail) / len(tail),
+        "loss_curve": {"every": every, "mean": [sum(history[i:i + every]) / len(history[i:i + every])
+                                                for i in range(0, len(history), every)]},
+    }
+    write_json(out.with_suffix(".json"), summary)
+    return summary
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+# -- evaluation ------------------------------------------------------------------------------------
+
+
+def held_out_images(root: str | Path | None = None) -> list[np.ndarray]:
+    """The :data:`HELD_OUT` images (uint8 luma) found under ``root``."""
+    root = Path(root) if root is not None else DEFAULT_DATA
+    out = []
+    for name, files in HELD_OUT.items():
+        for f in files:
+            path = root / name / f
+            img = _read_luma(path) if path.is_file() else None
+            if img is not None:
+                out.append(img)
+    return out
+
+
+def _y_psnr(a: np.ndarray, b: np.ndarray, crop: int) -> float:
+    """Y-PSNR of two luma planes in [0, 1] (as 0..255 luma values), ``crop`` border pixels off."""
+    return metrics.psnr(metrics.crop_border(a * 255.0, crop), metrics.crop_border(b * 255.0, crop))
+
+
+@torch.no_grad()
+def evaluate(model: vsrnet.VSRNet, degradation: str = "bi", root: str | Path | None = None,
+             images: Sequence[np.ndarray] | None = None, clips_per_image: int = 2, lr_size: int = 48,
+             seed: int = 1234) -> dict:
+    """Mean Y-PSNR of ``model`` and of bicubic (torch, a = -0.75 as OpenCV's INTER_CUBIC) on fixed
+    synthetic clips (``lr_size`` LR pixels square, the default motion) from the held-out images
+    (or ``images``), ``scale`` border pixels cropped, the output rounded to 8 bits."""
+    s = Settings(scale=model.scale, degradation=degradation, radius=model.radius, causal=model.causal)
+    imgs = list(images) if images is not None else held_out_images(root)
+    imgs = [luma(i) if i.ndim == 3 else i for i in imgs]
+    if not imgs:
+        raise ConfigError(f"no held-out images for the vsr evaluation under {root or DEFAULT_DATA}")
+    rng = np.random.default_rng(seed)
+    clips = np.stack([synthetic_clip(img, s, rng, hr=s.scale * lr_size) for img in imgs for _ in range(clips_per_image)])
+    lr, hr = make_pair(clips, s)
+    model.eval()
+    net, bic = [], []
+    for k in range(len(clips)):
+        x = lr[k:k + 1]
+        y = quantize(model(x))[0, 0].numpy()
+        b = quantize(F.interpolate(x[:, s.center], scale_factor=s.scale, mode="bicubic", align_corners=False))[0, 0].numpy()
+        ref = hr[k, 0].numpy()
+        net.append(_y_psnr(y, ref, s.scale))
+        bic.append(_y_psnr(b, ref, s.scale))
+    return {"clips": len(clips), "psnr_y_net": float(np.mean(net)), "psnr_y_bicubic": float(np.mean(bic)),
+            "gain_db": float(np.mean(net) - np.mean(bic))}
