@@ -32,7 +32,7 @@ setup(
         "cuda12": ["cupy-cuda12x>=13.6"],
         "pose": ["mediapipe==0.10.14", "onnxruntime>=1.17"],
         "ray": ["ray[default]>=2.9"],
-        "test": ["pytest>=8", "pytest-timeout>=2"],
+        "test": ["pytest>=8", "pytest-timeout>=2", "scikit-image>=0.22"],
     },
     entry_points={"console_scripts": ["vproc=vproc.cli:main"]},
 )

@@ -136,3 +136,20 @@ def test_vsr_ops(cp, s):
     same(cp, vsr_backproject(cp.asarray(hr), cp.asarray(resid[:1]), None, None, s, 1.0), alone)
     zero = vsr_residual(blurred, frames[:1], None, s)
     same(cp, vsr_residual(cp.asarray(blurred), cp.asarray(frames[:1]), None, s), zero)
+
+
+@pytest.mark.parametrize("shape", [(H, W), (1, 40), (300, 517)])
+def test_thin(cp, shape):
+    import cv2
+
+    from vproc.kernels import thin
+
+    rng = np.random.default_rng(5)
+    noise = cv2.GaussianBlur(rng.random(shape, dtype=np.float32), (0, 0), 3)
+    mask = (noise > np.median(noise)).astype(np.uint8) * 255  # touches the borders
+    want = thin(mask)
+    out = cp.empty(shape, cp.uint8)
+    got = thin(cp.asarray(mask), out=out)
+    assert got is out and type(got).__module__.startswith("cupy")
+    np.testing.assert_array_equal(cp.asnumpy(got), want)
+    assert want.any() or not mask.any()
