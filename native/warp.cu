@@ -5,16 +5,14 @@
 // Twin: vproc/kernels/warp.py (_warp_twin): same float32 operations in the same order. One
 // thread per pixel computes the four weights once and applies them to every channel.
 
-extern "C" __global__ void warp_bilinear(
-    const float* __restrict__ src, const float* __restrict__ flow, float* __restrict__ dst,
-    int planes, int h, int w)
+// Pixel (x, y) of every plane: the bilinear sample at (x + dx, y + dy), the point clamped to the
+// image. Shared by both kernels (the twin's _warp_row and _weights).
+__device__ __forceinline__ void warp_pixel(const float* __restrict__ src, float* __restrict__ dst,
+                                           int planes, int h, int w, int x, int y, float dx, float dy)
 {
-    int x = blockIdx.x * blockDim.x + threadIdx.x;
-    int y = blockIdx.y * blockDim.y + threadIdx.y;
-    if (x >= w || y >= h) return;
     long long i = (long long)y * w + x;
-    float sx = fminf(fmaxf((float)x + flow[2 * i], 0.0f), (float)(w - 1));
-    float sy = fminf(fmaxf((float)y + flow[2 * i + 1], 0.0f), (float)(h - 1));
+    float sx = fminf(fmaxf((float)x + dx, 0.0f), (float)(w - 1));
+    float sy = fminf(fmaxf((float)y + dy, 0.0f), (float)(h - 1));
     float fx0 = floorf(sx), fy0 = floorf(sy);
     int x0 = (int)fx0, y0 = (int)fy0;
     int x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1);
@@ -27,6 +25,17 @@ extern "C" __global__ void warp_bilinear(
         const float* p = src + c * plane;
         dst[c * plane + i] = w00 * p[r0 + x0] + w01 * p[r0 + x1] + w10 * p[r1 + x0] + w11 * p[r1 + x1];
     }
+}
+
+extern "C" __global__ void warp_bilinear(
+    const float* __restrict__ src, const float* __restrict__ flow, float* __restrict__ dst,
+    int planes, int h, int w)
+{
+    int x = blockIdx.x * blockDim.x + threadIdx.x;
+    int y = blockIdx.y * blockDim.y + threadIdx.y;
+    if (x >= w || y >= h) return;
+    long long i = (long long)y * w + x;
+    warp_pixel(src, dst, planes, h, w, x, y, flow[2 * i], flow[2 * i + 1]);
 }
 
 // The same with the flow given on a (gh, gw) grid of another size over the same picture: per pixel the
@@ -53,19 +62,5 @@ extern "C" __global__ void warp_bilinear_resampled(
     float cay = by * f0[2 * a + 1] + ay * f1[2 * a + 1], cby = by * f0[2 * b + 1] + ay * f1[2 * b + 1];
     float dx = (bx * cax + ax * cbx) * sx;
     float dy = (bx * cay + ax * cby) * sy;
-    long long i = (long long)y * w + x;
-    float px = fminf(fmaxf((float)x + dx, 0.0f), (float)(w - 1));
-    float py = fminf(fmaxf((float)y + dy, 0.0f), (float)(h - 1));
-    float fx0 = floorf(px), fy0 = floorf(py);
-    int x0 = (int)fx0, y0 = (int)fy0;
-    int x1 = min(x0 + 1, w - 1), y1 = min(y0 + 1, h - 1);
-    float qx = px - fx0, qy = py - fy0;
-    float rx0 = 1.0f - qx, ry0 = 1.0f - qy;
-    float w00 = rx0 * ry0, w01 = qx * ry0, w10 = rx0 * qy, w11 = qx * qy;
-    long long plane = (long long)h * w;
-    long long r0 = (long long)y0 * w, r1 = (long long)y1 * w;
-    for (int c = 0; c < planes; ++c) {
-        const float* p = src + c * plane;
-        dst[c * plane + i] = w00 * p[r0 + x0] + w01 * p[r0 + x1] + w10 * p[r1 + x0] + w11 * p[r1 + x1];
-    }
+    warp_pixel(src, dst, planes, h, w, x, y, dx, dy);
 }
