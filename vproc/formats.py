@@ -123,6 +123,18 @@ def get_format(name: str) -> PixelFormat:
         ) from None
 
 
+def require_planar(name: str, who: str) -> PixelFormat:
+    """The format ``name`` if every plane holds one sample per pixel (uint8, uint16 or float32),
+    as the per-plane temporal nodes need; else a :class:`ConfigError` naming ``who`` and the fix."""
+    fmt = get_format(name)
+    if any(p.channels != 1 for p in fmt.planes):
+        raise ConfigError(f"{who} works on planar formats, not {name}: put a convert node "
+                          f"with e.g. format: yuv420p before it")
+    if fmt.dtype not in (np.uint8, np.uint16, np.float32):
+        raise ConfigError(f"{who}: unsupported sample type {fmt.dtype} of {name}")
+    return fmt
+
+
 def fallback_format(av_name: str) -> str:
     """The supported format a decoder's unsupported ``av_name`` is converted to, keeping depth."""
     deep = any(tag in av_name for tag in ("10", "12", "14", "16"))

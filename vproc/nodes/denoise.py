@@ -52,8 +52,7 @@ from typing import Literal
 import numpy as np
 
 from .. import device as devices
-from ..errors import ConfigError
-from ..formats import get_format
+from ..formats import require_planar
 from ..frame import Frame, StreamInfo
 from ..node import TemporalNode
 from ..registry import register
@@ -107,12 +106,7 @@ class Denoise(TemporalNode):
     devices = ("cpu", "cuda")
 
     def check(self, info: StreamInfo) -> None:
-        fmt = info.pixel_format
-        if any(p.channels != 1 for p in fmt.planes):
-            raise ConfigError(f"denoise works on planar formats, not {info.format}: put a convert node "
-                              f"with e.g. format: yuv420p before it")
-        if fmt.dtype not in (np.uint8, np.uint16, np.float32):
-            raise ConfigError(f"denoise: unsupported sample type {fmt.dtype} of {info.format}")
+        require_planar(info.format, "denoise")
 
     def open(self, info: StreamInfo) -> StreamInfo:
         self.check(info)

@@ -83,6 +83,7 @@ import numpy as np
 
 from .. import device as devices
 from ..errors import ConfigError
+from ..formats import require_planar
 from ..frame import Frame, StreamInfo
 from ..node import TemporalNode
 from ..registry import register
@@ -140,12 +141,7 @@ class Vsr(TemporalNode):
     devices = ("cpu", "cuda")
 
     def check(self, info: StreamInfo) -> None:
-        fmt = info.pixel_format
-        if any(p.channels != 1 for p in fmt.planes):
-            raise ConfigError(f"vsr works on planar formats, not {info.format}: put a convert node "
-                              f"with e.g. format: yuv420p before it")
-        if fmt.dtype not in (np.uint8, np.uint16, np.float32):
-            raise ConfigError(f"vsr: unsupported sample type {fmt.dtype} of {info.format}")
+        fmt = require_planar(info.format, "vsr")
         if fmt.family == "rgb" and fmt.name not in _RGB_ORDER:
             raise ConfigError(f"vsr: unsupported RGB format {info.format} (use rgbpf32 or gbrp)")
         if min(info.width, info.height) < 8:
