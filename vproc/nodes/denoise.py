@@ -56,6 +56,7 @@ from ..formats import require_planar
 from ..frame import Frame, StreamInfo
 from ..node import TemporalNode
 from ..registry import register
+from ..smoothing import TimeEMA
 
 #: ``strength: auto`` re-estimates the noise on every this many frames.
 ESTIMATE_EVERY = 4
@@ -131,8 +132,7 @@ class Denoise(TemporalNode):
         self._clear()
         self._records: dict[int, _Record] = {}
         self.motion.reset()
-        self._var: list[float] | None = None  # smoothed noise variance per plane
-        self._var_time = None
+        self._var = TimeEMA(NOISE_SMOOTHING)  # smoothed noise variance per plane
         self._seen = 0
         #: The last frame's numbers, for tests and diagnostics: ``sigma`` per plane (8-bit
         #: codes), ``neighbours`` fused.
@@ -163,16 +163,10 @@ class Denoise(TemporalNode):
         if self.fixed_var is not None:
             return [self.fixed_var] * len(planes)
         if self._seen % ESTIMATE_EVERY == 0:
-            est = [(self.kernels.estimate_noise(p, bits=8) / 255.0) ** 2 for p in planes]
-            if self._var is None:
-                self._var = est
-            else:
-                dt = max(float(time - self._var_time), 0.0)
-                a = 1.0 - math.exp(-dt / NOISE_SMOOTHING)
-                self._var = [v + a * (e - v) for v, e in zip(self._var, est)]
-            self._var_time = time
+            est = np.array([(self.kernels.estimate_noise(p, bits=8) / 255.0) ** 2 for p in planes])
+            self._var.update(est, time)
         self._seen += 1
-        return [max(v, MIN_SIGMA ** 2) for v in self._var]
+        return [max(float(v), MIN_SIGMA ** 2) for v in self._var.value]
 
     # -- output: align, fuse, spatial pass ---------------------------------------------------
 

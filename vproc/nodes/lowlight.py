@@ -86,6 +86,7 @@ from ..errors import ConfigError
 from ..frame import Frame, StreamInfo
 from ..node import Node
 from ..registry import register
+from ..smoothing import TimeEMA
 
 #: The format the curve works on: planar float RGB in [0, 1].
 FORMAT = "rgbpf32"
@@ -185,8 +186,7 @@ class Lowlight(Node):
         """Forget the smoothing state: the next frame is estimated afresh (a new clip)."""
         if getattr(self, "net", None) is not None:
             self.net.reset()
-        self._u: float | None = None  # smoothed log gain
-        self._time = None  # time of the previous frame (seconds, Fraction)
+        self._u = TimeEMA(self.params.smoothing)  # smoothed log gain
         self._mean: float | None = None  # mean output intensity of the previous frame
         #: The last frame's numbers: ``gain`` (1 + s), ``a`` (1 / s, inf for the identity),
         #: ``wanted`` (the gain estimated for that frame alone), ``mean_in``, ``mean_out``.
@@ -213,13 +213,7 @@ class Lowlight(Node):
         p = self.params
         wanted = hist.solve(p.target, 0.0, self.s_max)
         u_wanted = math.log1p(wanted)
-        if self._u is None:
-            u = u_wanted  # the first frame starts at its own estimate
-        else:
-            dt = max(float(time - self._time), 0.0)
-            alpha = 1.0 - math.exp(-dt / p.smoothing) if p.smoothing > 0 else 1.0
-            u = self._u + alpha * (u_wanted - self._u)
-        self._u, self._time = u, time
+        u = self._u.update(u_wanted, time)  # the first frame starts at its own estimate
         s = math.expm1(u) if u >= SNAP else 0.0
         if self._mean is not None:
             lo, hi = self._mean - p.max_step, self._mean + p.max_step
@@ -257,8 +251,7 @@ class NetCurves:
         self.reset()
 
     def reset(self) -> None:
-        self._mu: float | None = None  # smoothed mean of the curve map
-        self._time = None
+        self._mu = TimeEMA(self.params.smoothing)  # smoothed mean of the curve map
         self._mean: float | None = None  # mean output intensity of the previous frame
         #: ``mean_a`` (the frame's own map mean), ``offset`` (added to the map), ``mean_in``,
         #: ``mean_out`` (intensity at the net's size, every 2nd pixel of every 2nd row).
@@ -297,13 +290,7 @@ class NetCurves:
         samples = self.torch.stack([low.amax(1)[0, ::k, ::k].clamp(0, 1), a[0, 0, ::k, ::k]])
         i, a = samples.cpu().numpy().astype(np.float64)
         m = float(a.mean())
-        if self._mu is None:
-            mu = m
-        else:
-            dt = max(float(time - self._time), 0.0)
-            alpha = 1.0 - math.exp(-dt / p.smoothing) if p.smoothing > 0 else 1.0
-            mu = self._mu + alpha * (m - self._mu)
-        self._mu, self._time = mu, time
+        mu = self._mu.update(m, time)
 
         def mean_out(c: float) -> float:
             gain = np.clip(a + c, -1.0, 1.0)
