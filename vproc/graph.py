@@ -44,6 +44,7 @@ class OutputOptions:
     subtitles: Literal["copy", "none"] = field(default="copy", metadata={"help": "keep or drop subtitle streams"})
     format: str | None = field(default=None, metadata={"help": "container format (default: from the output name)"})
     args: tuple[str, ...] = field(default=(), metadata={"help": "extra FFmpeg output arguments, e.g. [-tune, film]"})
+    skeleton: str | None = field(default=None, metadata={"help": "sidecar JSON Lines file, one line per frame with the pose node's people and the skeleton node's polylines; a relative path is taken from the output video's folder; {stem} stands for the video's name without extension"})
 
     def __post_init__(self):
         if self.crf is not None and self.bitrate is not None:
@@ -225,6 +226,9 @@ def build_graph(doc: Any, overrides: dict[str, dict[str, Any]] | None = None, na
         output_in = leaves[0] if leaves else SOURCE
     if output_in not in known:
         raise ConfigError(f"{_at(name, raw_out.line_of('in'))}: output reads from '{output_in}', which does not exist{did_you_mean(str(output_in), known)}")
+    if output.skeleton is not None and not any(registry.get(n.type).sidecar_keys for n in nodes.values()):
+        raise ConfigError(f"{_at(name, raw_out.line_of('skeleton'))}: output.skeleton asks for a sidecar, "
+                          "but no node of the graph writes one (pose, or skeleton with polylines)")
     order = _topological_order(nodes, name)
     return Graph({i: nodes[i] for i in order}, output_in, output, device, name)
 

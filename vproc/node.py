@@ -61,6 +61,8 @@ class Node(abc.ABC):
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     latency: int = 0
     warmup: int = 0
+    # The Frame.meta keys this kind fills that the sidecar (output.skeleton) writes, e.g. "people".
+    sidecar_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params=None, device: str = "cpu", name: str | None = None):
         self.params = params if params is not None else self.Params()

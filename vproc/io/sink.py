@@ -220,7 +220,7 @@ class FFmpegSink:
             path = Path(self.target)
             fd, self.partial_path = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent or ".")
             os.close(fd)
-            os.chmod(self.partial_path, 0o666 & ~_umask())  # mkstemp makes it private; outputs are not
+            os.chmod(self.partial_path, 0o666 & ~current_umask())  # mkstemp makes it private; outputs are not
         cmd = self._command(info, codecs)
         log.debug("ffmpeg command: %s", " ".join(cmd))
         # Own process group: Ctrl-C reaches vproc only, which then finishes the file cleanly.
@@ -324,7 +324,8 @@ class FFmpegSink:
         log.warning(text)
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (files vproc moves into place get the permissions a plain open would)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

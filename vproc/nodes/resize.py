@@ -28,6 +28,7 @@ import cv2
 from .. import device as devices
 from ..errors import ConfigError
 from ..frame import Frame, StreamInfo
+from ..geometry import scale_meta
 from ..node import Node
 from ..registry import register
 
@@ -125,12 +126,14 @@ class Resize(Node):
 
     def process(self, frame: Frame) -> list[Frame]:
         w, h = self.size
+        # Keypoints and other coordinates in meta follow the pixels (vproc.geometry).
+        meta = scale_meta(frame.meta, w / frame.width, h / frame.height)
         if self.device == "cuda":
             src = frame.data
             if isinstance(src, tuple):  # three separate planes: the kernel takes one (3, H, W) array
                 src = devices.cupy().stack(src)
             out = devices.empty((3, h, w), self.dtype, "cuda")
-            return [frame.with_data(self.kernel(src, h, w, self.method, out=out))]
+            return [frame.with_data(self.kernel(src, h, w, self.method, out=out), meta=meta)]
         if self.planar:
             out = devices.empty((3, h, w), self.dtype, "cpu")
             planes = tuple(out)  # OpenCV writes each plane into its row of the one array
@@ -140,5 +143,5 @@ class Resize(Node):
             # dst has exactly the shape and type OpenCV produces, so it is written in place.
             cv2.resize(src, (dst.shape[1], dst.shape[0]), dst=dst, interpolation=self.interp)
         if self.planar:
-            return [frame.with_data(out)]
-        return [frame.with_data(planes if len(planes) > 1 else planes[0])]
+            return [frame.with_data(out, meta=meta)]
+        return [frame.with_data(planes if len(planes) > 1 else planes[0], meta=meta)]

@@ -85,6 +85,7 @@ from .. import device as devices
 from ..errors import ConfigError
 from ..formats import require_planar
 from ..frame import Frame, StreamInfo
+from ..geometry import scale_meta
 from ..node import TemporalNode
 from ..registry import register
 
@@ -252,7 +253,9 @@ class Vsr(TemporalNode):
             k.vsr_residual(z, obs, bwd, self.s, out=resid)
             k.vsr_backproject(x, resid, fwd, wts, self.s, self.params.step, out=x)
         self.last = {"neighbours": n}
-        return [center.with_data(self._output(xp, center, x))]
+        # Keypoints and other coordinates in meta follow the pixels (vproc.geometry).
+        meta = scale_meta(center.meta, self.s, self.s)
+        return [center.with_data(self._output(xp, center, x), meta=meta)]
 
     def _lr_flow(self, flow: np.ndarray) -> np.ndarray:
         """A guide-size flow at the LR frame's size, in LR pixels."""
