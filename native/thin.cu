@@ -11,9 +11,13 @@
 // buffers stay 0), so every decision sees the mask as it was at the start of the sub-iteration.
 // A foreground pixel's code is NW 1 + N 2 + NE 4 + E 8 + SE 16 + S 32 + SW 64 + W 128; it is
 // deleted when lut[code] & bit (bit 1: first sub-iteration, 2: second). Deletions are counted
-// into *removed, one atomicAdd per block (__syncthreads_count). The host clears the counter,
-// launches both sub-iterations and reads it once per iteration (one 4-byte device -> host copy);
-// a full iteration that deletes nothing ends the loop.
+// into *removed, one atomicAdd per block (__syncthreads_count).
+//
+// Convergence is found with few host syncs: the host queues iterations in batches (1, 2, 4, 8,
+// then 16 at a time; thin.py's MAX_BATCH), each iteration's two launches counting into their own
+// slot of a counter array (`removed` points at the slot), and reads the batch's last slot once per
+// batch. A full iteration that deletes nothing ends the loop; the iterations queued after it in
+// the same batch see a mask that no longer changes, delete nothing and leave the result as it is.
 
 extern "C" __global__ void thin_step(
     const unsigned char* __restrict__ cur, unsigned char* __restrict__ nxt,

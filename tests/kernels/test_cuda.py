@@ -153,3 +153,32 @@ def test_thin(cp, shape):
     assert got is out and type(got).__module__.startswith("cupy")
     np.testing.assert_array_equal(cp.asnumpy(got), want)
     assert want.any() or not mask.any()
+
+
+@pytest.mark.parametrize("radius", [0, 3, 40, 250])
+def test_thin_batches_of_iterations(cp, radius, monkeypatch):
+    """Discs that converge after 1 to about 130 iterations: the batches of 1, 2, 4, 8, 16
+    iterations between reads of the counter (and the no-op iterations after convergence) give
+    the twin's result exactly; the launches come in those batches (one read after each)."""
+    import cv2
+
+    from vproc.kernels import _cuda, thin
+
+    size = 2 * radius + 9
+    mask = cv2.circle(np.zeros((size, size + 3), np.uint8), (radius + 4, radius + 4), radius, 1, -1)
+    want = thin(mask)
+    launches = []
+    real_kernel = _cuda.kernel
+
+    def counting_kernel(op, name):
+        fn = real_kernel(op, name)
+        return lambda *args: (launches.append(name), fn(*args))[1]
+
+    monkeypatch.setattr(_cuda, "kernel", counting_kernel)
+    got = thin(cp.asarray(mask))
+    np.testing.assert_array_equal(cp.asnumpy(got), want)
+    iterations = len(launches) // 2
+    schedule = np.cumsum([1, 2, 4, 8] + [16] * 64)  # iterations run after each read
+    assert iterations in schedule
+    if radius == 250:  # 178 iterations one read at a time (the last deletes nothing); 15 batches here
+        assert 178 <= iterations < 178 + 16 and int(np.searchsorted(schedule, iterations)) + 1 == 15

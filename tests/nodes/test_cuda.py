@@ -170,3 +170,52 @@ def test_vsr_on_cuda_equals_cpu(cp, fmt):
             else:
                 diff = np.abs(cp.asnumpy(pb).astype(np.int64) - pa)
                 assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+
+
+@pytest.mark.parametrize("params", [
+    {"threshold": "auto"},  # Otsu: histogram on the device, level on the host
+    {"threshold": 0.45, "invert": True, "min_area": 30},  # labelling by cupyx.scipy.ndimage
+    {"threshold": "auto", "output": "overlay", "polylines": True},
+])
+@pytest.mark.parametrize("fmt", ["yuv420p", "rgb24", "rgbpf32"])
+def test_skeleton_on_cuda_equals_cpu(cp, fmt, params):
+    """Threshold mask and thinning on the device: the same skeleton to the pixel (the luma is
+    the same float32 arithmetic, the thinning decision table the same on both devices)."""
+    import cv2
+
+    from vproc.nodes.skeleton import Skeleton, SkeletonParams
+
+    h, w = 91, 133  # odd: chroma 46 x 67, and not multiples of the 256-thread blocks
+    rng = np.random.default_rng(4)
+    level = cv2.GaussianBlur(rng.random((h, w), dtype=np.float32), (0, 0), 4)
+    level = (level - level.min()) / (level.max() - level.min())
+    if fmt == "yuv420p":
+        c = (-(-h // 2), -(-w // 2))
+        data = (np.round(16 + 219 * level).astype(np.uint8), np.full(c, 128, np.uint8), np.full(c, 100, np.uint8))
+    elif fmt == "rgb24":
+        data = np.round(np.stack([level, 0.8 * level, level ** 2], -1) * 255).astype(np.uint8)
+    else:
+        data = np.stack([level, 0.8 * level, level ** 2]).astype(np.float32)
+    frame = Frame(data, 9, TB, fmt, meta={"k": 1})
+    cpu, gpu = both(Skeleton, SkeletonParams(**params), StreamInfo(w, h, fmt, TB), frame, cp)
+    assert gpu.pts == cpu.pts == 9 and gpu.meta.keys() == cpu.meta.keys()
+    for pc, pg in zip(cpu.planes, gpu.planes):
+        np.testing.assert_array_equal(cp.asnumpy(pg), pc)
+    if params.get("output") != "overlay":
+        assert (cpu.data == 255).sum() > 50
+    if params.get("polylines"):
+        for a, b in zip(cpu.meta["skeleton"].lines, gpu.meta["skeleton"].lines, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_skeleton_blur_on_cuda_equals_cpu(cp):
+    """With a blur, the Gaussian kernel and its twin agree to about 1e-6, so a luma exactly at
+    the level could fall on the other side: allow a handful of pixels."""
+    from vproc.nodes.skeleton import Skeleton, SkeletonParams
+
+    rng = np.random.default_rng(6)
+    img = (rng.random((80, 120)) * 255).astype(np.uint8)
+    cpu, gpu = both(Skeleton, SkeletonParams(threshold="auto", blur=3.0), StreamInfo(120, 80, "gray", TB),
+                    Frame(img, 0, TB, "gray"), cp)
+    differ = (cp.asnumpy(gpu.data) != cpu.data).sum()
+    assert (cpu.data == 255).sum() > 50 and differ <= 10

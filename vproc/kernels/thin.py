@@ -27,9 +27,14 @@ the mask with a one-pixel zero frame (so the border needs no checks), in two buf
   code, hence the same decision). The deletions go into the second buffer, then the changed rows
   are copied back. Same results as a full pass, a fraction of the work once the shapes get thin.
 - CUDA: one thread per pixel reads one buffer and writes the other (ping-pong), and counts its
-  deletions into a device counter (one atomic per block). The host reads the counter once per
-  iteration (one 4-byte device -> host copy after the second sub-iteration) to decide whether to
-  go on.
+  deletions into a device counter (one atomic per block). The loop runs on the device in batches
+  of iterations queued back to back, 1, 2, 4, 8, then 16 at a time, each iteration counting into
+  its own counter; the host reads the last iteration's counter once per batch (one 4-byte
+  device -> host copy, the only synchronisation) and stops when it is 0. Once an
+  iteration deletes nothing the mask no longer changes, so the iterations queued after
+  convergence are no-ops and the result is identical to stopping at once; they cost at most 15
+  passes over the mask, against one host round trip per iteration saved (a shape that needs n
+  iterations takes about ``n / 16 + 4`` reads instead of ``n + 1``).
 """
 
 from __future__ import annotations
@@ -122,6 +127,8 @@ def _thin_cpu(frame: np.ndarray) -> None:
 
 
 _THREADS = 256  # flat blocks of thin.cu's kernels
+#: Most iterations queued between two reads of the counters on CUDA (see the module docstring).
+MAX_BATCH = 16
 _lut_dev: dict[int, object] = {}
 
 
@@ -134,18 +141,24 @@ def _thin_cuda(frame, cp) -> object:
     hp, wp = frame.shape
     h, w = hp - 2, wp - 2
     bufs = [frame, frame.copy()]
-    counter = cp.zeros(1, cp.uint32)
+    counters = cp.zeros(MAX_BATCH, cp.uint32)  # deletions of each iteration of a batch
     fn = _cuda.kernel("thin", "thin_step")
     blocks = (-(-(h * w) // _THREADS), 1, 1)
     i32 = _cuda.i32
     k = 0
+    batch = 1
     while True:
-        counter.fill(0)
-        for bit in (1, 2):
-            fn(blocks, (_THREADS, 1, 1), (bufs[k], bufs[1 - k], lut, i32(bit), i32(h), i32(w), counter))
-            k = 1 - k
-        if int(counter.get()[0]) == 0:  # the one device -> host read per iteration
+        counters.fill(0)
+        for j in range(batch):
+            slot = counters[j:j + 1]  # a view: the kernel gets a pointer to counter j
+            for bit in (1, 2):
+                fn(blocks, (_THREADS, 1, 1), (bufs[k], bufs[1 - k], lut, i32(bit), i32(h), i32(w), slot))
+                k = 1 - k
+        # The one device -> host read per batch. Once an iteration deletes nothing every later
+        # one does too, so the last iteration's count says whether the batch reached convergence.
+        if int(counters[batch - 1:batch].get()[0]) == 0:
             return bufs[k]
+        batch = min(2 * batch, MAX_BATCH)
 
 
 def thin(mask, *, out=None):
