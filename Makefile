@@ -7,6 +7,8 @@ PY      := $(VENV)/bin/python
 # torch's CPU build: on the project's machines `torch==2.13.0` resolves to a local CPU wheel;
 # elsewhere pass e.g. TORCH="torch --index-url https://download.pytorch.org/whl/cpu".
 TORCH   ?= torch==2.13.0
+# The pose extra's model runtime, without its declared dependencies (see setup.py, extras "pose").
+MEDIAPIPE ?= mediapipe==0.10.14
 
 .PHONY: demo test env clean
 
@@ -14,7 +16,8 @@ $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH)
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,pose]'
+	$(PY) -m pip install -q --no-deps $(MEDIAPIPE)
 	touch $@
 
 env: $(VENV)/.installed

@@ -30,9 +30,14 @@ setup(
     extras_require={
         "cuda": ["cupy-cuda13x>=13.6"],  # CUDA 13 drivers; use cuda12 for CUDA 12
         "cuda12": ["cupy-cuda12x>=13.6"],
-        "pose": ["mediapipe==0.10.14", "onnxruntime>=1.17"],
+        # What mediapipe 0.10.14 needs at run time for the pose and selfie-segmentation solutions.
+        # mediapipe itself goes in with `pip install --no-deps mediapipe==0.10.14` (README: Pose):
+        # its declared requirements pull in jax/jaxlib, sounddevice and opencv-contrib-python, a
+        # second OpenCV build that needs libGL, none of which these solutions use.
+        "pose": ["absl-py>=1.0", "attrs>=19.1.0", "flatbuffers>=2.0", "protobuf>=4.25.3,<5",
+                 "matplotlib>=3.5", "onnxruntime>=1.17"],
         "ray": ["ray[default]>=2.9"],
-        "test": ["pytest>=8", "pytest-timeout>=2", "scikit-image>=0.22"],
+        "test": ["pytest>=8", "pytest-timeout>=2", "scikit-image>=0.22", "onnx>=1.15"],
     },
     entry_points={"console_scripts": ["vproc=vproc.cli:main"]},
 )

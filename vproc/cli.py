@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -52,6 +53,8 @@ def _report(stats, as_json: bool, show_stats: bool = False) -> None:
             per = st.busy_s / max(st.frames_in or st.frames_out, 1) * 1000
             typer.echo(f"  {st.name:<12} {st.kind:<10} {st.device:<4} in {st.frames_in:>6} out {st.frames_out:>6} "
                        f"busy {st.busy_s:7.2f}s ({per:.2f} ms/frame)", err=True)
+            if st.summary:
+                typer.echo("  " + " " * 12 + " " + ", ".join(f"{k} {v}" for k, v in st.summary.items()), err=True)
 
 
 def _run(graph, input: str, output: str, sets, device, on_error, progress, as_json, show_stats=False) -> None:
@@ -86,6 +89,9 @@ def transcode(input: str = typer.Argument(..., help="input file"),
               lowlight_method: str = typer.Option("curve", "--lowlight-method", help="curve | net: the lowlight node's method"),
               sr: Optional[int] = typer.Option(None, "--sr", help="temporal super-resolution by 2, 3 or 4 (after --denoise/--lowlight)"),
               sr_method: str = typer.Option("flow", "--sr-method", help="the vsr node's method (flow)"),
+              pose: bool = typer.Option(False, "--pose", help="find people's body keypoints and draw their skeletons"),
+              pose_out: Optional[str] = typer.Option(None, "--pose-out", help="also write the keypoints to this JSON Lines sidecar (implies --pose)"),
+              pose_overlay: bool = typer.Option(True, "--pose-overlay/--no-pose-overlay", help="draw the skeletons onto the video (with --pose)"),
               codec: str = typer.Option("libx264", "--codec", help="FFmpeg video encoder"),
               crf: Optional[float] = typer.Option(None, "--crf", help="constant quality (default 18 for x264/x265)"),
               bitrate: Optional[str] = typer.Option(None, "--bitrate", help="target bitrate, e.g. 4M (instead of --crf)"),
@@ -101,9 +107,12 @@ def transcode(input: str = typer.Argument(..., help="input file"),
 
     graph = transcode_graph(scale=scale, width=width, height=height, interp=interp, device=device,
                             denoise=denoise, lowlight=lowlight_method if lowlight else None,
-                            sr=sr, sr_method=sr_method,
+                            sr=sr, sr_method=sr_method, pose=pose or pose_out is not None,
+                            pose_overlay=pose_overlay,
                             output=dict(codec=codec, crf=crf, bitrate=bitrate, preset=preset, pix_fmt=pix_fmt,
-                                        audio=audio, args=list(ffmpeg_arg or [])))
+                                        audio=audio, args=list(ffmpeg_arg or []),
+                                        # the graph takes relative sidecar paths from the video's folder
+                                        skeleton=os.path.abspath(pose_out) if pose_out else None))
     _run(graph, input, output, (), None, on_error, progress, as_json, show_stats)
 
 

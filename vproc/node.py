@@ -89,6 +89,12 @@ class Node(abc.ABC):
     def close(self) -> None:
         """Release what open() took."""
 
+    @property
+    def summary(self) -> dict:
+        """The node's own counters of the run (JSON-able), read just before :meth:`close` into
+        the run's statistics (``--json``, ``--stats``); e.g. people per frame. None by default."""
+        return {}
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} kind={self.kind} device={self.device}>"
 

@@ -17,6 +17,7 @@ def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] |
     ``graph`` is a :class:`Graph` or the path of a YAML file; ``sets`` are ``node.param=value``
     overrides; ``progress`` is called as ``progress(frames_done, frames_expected)``.
     """
+    from .io.sidecar import SidecarWriter, WithSidecar
     from .io.sink import FFmpegSink
     from .io.source import Source
 
@@ -29,6 +30,12 @@ def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] |
     if Path(input).resolve() == Path(output).resolve():
         raise ConfigError(f"output '{output}' would overwrite the input")
     sink = FFmpegSink(output, graph.output, overwrite=overwrite, source_url=input)  # checks before decoding
+    if graph.output.skeleton is not None:
+        # relative: next to the video; {stem} is the video's name without its extension
+        sidecar = Path(output).parent / graph.output.skeleton.replace("{stem}", Path(output).stem)
+        if sidecar.resolve() in (Path(input).resolve(), Path(output).resolve()):
+            raise ConfigError(f"sidecar '{sidecar}' would overwrite the {'input' if sidecar.resolve() == Path(input).resolve() else 'output video'}")
+        sink = WithSidecar(sink, SidecarWriter(sidecar))
     source = Source(input, on_error=on_error,
                     audio=graph.output.audio != "none", subtitles=graph.output.subtitles != "none")
     sink.attach_passthrough(source.passthrough)
@@ -38,13 +45,16 @@ def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] |
 def transcode_graph(*, scale: float | None = None, width: int | None = None, height: int | None = None,
                     interp: str = "bicubic", pix_fmt_convert: str | None = None, denoise: bool = False,
                     lowlight: str | None = None, sr: int | None = None, sr_method: str = "flow",
-                    output: dict[str, Any] | None = None, device: str = "auto") -> Graph:
+                    pose: bool = False, pose_overlay: bool = True, output: dict[str, Any] | None = None, device: str = "auto") -> Graph:
     """The graph ``vproc transcode`` runs, built from its flags (no flags: decode and re-encode).
 
     The order is the one of ``graphs/lowlight.yaml`` (denoise before the curve: measured better),
-    then super-resolution (on the cleaned frames, as its back-projection would sharpen noise), then
-    the resize; the enhancement nodes work on the source's pixels, not on more of them.
-    ``lowlight`` is the curve method (``"curve"`` or ``"net"``) or None; ``sr`` the vsr scale.
+    then pose (on the enhanced frames, at the source's size: cheaper, and vsr and resize carry the
+    keypoints along), then super-resolution (on the cleaned frames, as its back-projection would
+    sharpen noise), then the resize, then the pose overlay (drawn at the output size: crisp lines);
+    the enhancement nodes work on the source's pixels, not on more of them.
+    ``lowlight`` is the curve method (``"curve"`` or ``"net"``) or None; ``sr`` the vsr scale;
+    ``pose`` adds the pose node, and the overlay node unless ``pose_overlay`` is false.
     """
     nodes: dict[str, dict] = {}
     last = "source"
@@ -55,6 +65,9 @@ def transcode_graph(*, scale: float | None = None, width: int | None = None, hei
         nodes["rgb"] = {"type": "convert", "in": last, "params": {"format": "rgbpf32"}}
         nodes["lowlight"] = {"type": "lowlight", "in": "rgb", "params": {"method": lowlight}}
         last = "lowlight"
+    if pose:
+        nodes["pose"] = {"type": "pose", "in": last}
+        last = "pose"
     if sr is not None:
         nodes["vsr"] = {"type": "vsr", "in": last, "params": {"scale": sr, "method": sr_method}}
         last = "vsr"
@@ -68,6 +81,9 @@ def transcode_graph(*, scale: float | None = None, width: int | None = None, hei
             params["height"] = height
         nodes["resize"] = {"type": "resize", "in": last, "params": params}
         last = "resize"
+    if pose and pose_overlay:
+        nodes["overlay"] = {"type": "overlay", "in": last}
+        last = "overlay"
     if pix_fmt_convert is not None:
         nodes["convert"] = {"type": "convert", "in": last, "params": {"format": pix_fmt_convert}}
         last = "convert"

@@ -79,6 +79,7 @@ class StageStats:
     frames_in: int = 0
     frames_out: int = 0
     busy_s: float = 0.0
+    summary: dict = field(default_factory=dict)  # the node's own counters (Node.summary)
 
 
 @dataclass
@@ -200,6 +201,10 @@ class Runtime:
         for run in reversed(list(self._runs.values())):
             if run.opened:
                 run.opened = False
+                try:
+                    run.stats.summary = dict(run.node.summary)
+                except Exception as exc:  # counters must not hide the run's outcome
+                    log.warning("node '%s' failed to report its counters: %s", run.spec_id, exc)
                 try:
                     run.node.close()
                 except Exception as exc:  # a failing close must not hide the first error

@@ -8,7 +8,10 @@ BUILTIN = {
     "convert": "vproc.nodes.convert",
     "denoise": "vproc.nodes.denoise",
     "lowlight": "vproc.nodes.lowlight",
+    "overlay": "vproc.nodes.overlay",
+    "pose": "vproc.nodes.pose",
     "resize": "vproc.nodes.resize",
+    "skeleton": "vproc.nodes.skeleton",
     "stack": "vproc.nodes.stack",
     "vsr": "vproc.nodes.vsr",
 }

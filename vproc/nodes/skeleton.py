@@ -53,11 +53,9 @@ from ..errors import ConfigError
 from ..formats import get_format
 from ..frame import ColorInfo, Frame, StreamInfo
 from ..node import Node
+from ..pose import INSTALL, quiet_stderr, require
 from ..registry import register
 
-#: How to install MediaPipe for ``mask: person`` (its own dependencies pull in jax and an OpenCV
-#: build that needs libGL, so it goes in without them).
-MEDIAPIPE_INSTALL = "pip install -e '.[pose]' && pip install --no-deps mediapipe==0.10.14"
 #: MediaPipe's ``model_selection`` for each ``model``.
 PERSON_MODELS = {"general": 0, "landscape": 1}
 #: ``low``/``high: auto`` for Canny: these multiples of the median luma.
@@ -138,7 +136,7 @@ class Skeleton(Node):
             raise ConfigError(f"skeleton: mask: {p.mask} runs on the CPU only ({lib}); on CUDA use mask: "
                               f"threshold, or set device: cpu on this node")
         if p.mask == "person" and importlib.util.find_spec("mediapipe") is None:
-            raise ConfigError(f"skeleton: mask: person needs MediaPipe, which is not installed: {MEDIAPIPE_INSTALL}")
+            raise ConfigError(f"skeleton: mask: person needs MediaPipe, which is not installed: {INSTALL}")
 
     def open(self, info: StreamInfo) -> StreamInfo:
         self.check(info)
@@ -149,12 +147,12 @@ class Skeleton(Node):
         self.fmt = info.pixel_format
         self.segmenter = None
         if self.params.mask == "person":
-            try:
-                from mediapipe.python.solutions.selfie_segmentation import SelfieSegmentation
-            except ImportError as exc:
-                raise ConfigError(f"skeleton: mask: person needs MediaPipe, which cannot be imported ({exc}): "
-                                  f"{MEDIAPIPE_INSTALL}") from exc
-            self.segmenter = SelfieSegmentation(model_selection=PERSON_MODELS[self.params.model])
+            require("mediapipe", "skeleton: mask: person")
+            from mediapipe.python.solutions.selfie_segmentation import SelfieSegmentation
+
+            with quiet_stderr():  # TFLite's start-up messages (see vproc.pose.quiet_stderr)
+                self.segmenter = SelfieSegmentation(model_selection=PERSON_MODELS[self.params.model])
+                self.segmenter.process(np.zeros((64, 64, 3), np.uint8))
         if self.params.polylines:
             from .. import trace
 
