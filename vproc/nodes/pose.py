@@ -28,14 +28,15 @@ Identity and smoothing (:mod:`vproc.pose.tracker`, :mod:`vproc.pose.one_euro`): 
 to the previous frames' by IoU, and an id survives ``grace`` seconds unseen; each person's
 keypoints go through a One-Euro filter over the frames' own times (``smoothing: false`` turns it
 off), with speeds in person heights per second so one setting fits every size; confidences are
-passed through as measured. The defaults (``min_cutoff`` 0.5 Hz, ``beta`` 10) halve the jitter
-(mean keypoint acceleration 10.9 -> 5.2 px/frame^2 on the clip above) for a mean shift of
-5.2 px from the raw keypoints; MediaPipe's own (0.05, 80) smooth far less here (1.25x), and
-(0.3, 5) smooths more (2.8x) at 7.4 px. On 10 fps video with people 50 px high (vtest) the gain is
-small (1.2x): frames are far apart in time, so real motion dominates.
+passed through as measured. The defaults (``min_cutoff`` 1 Hz, ``beta`` 0.5) come from a sweep
+on the first 200 frames of both clips of ``benchmarks/skeleton.py``: among the settings that
+halved the jitter (mean keypoint acceleration) on both with a margin, the one with least lag: 6.1x less jitter
+at 62 ms lag on openpose_video (50 fps, people ~300 px tall) and 2.2x at 69 ms on vtest (10 fps,
+people ~50 px). MediaPipe's own (0.05, 80) gave 1.25x on the first; (0.5, 10) 2.1x / 10 ms and
+1.2x / 16 ms: less lag, but not half the jitter on the small, slow-frame-rate people.
 
-The node's ``summary`` (in the run's statistics: ``--json``, ``--stats``) holds counters of the run (people per frame, detector tiles per frame,
-model runs per frame, ids handed out).
+The node's ``summary`` (in the run's statistics: ``--json``, ``--stats``) counts people per
+frame, detector tiles per frame, model runs per frame and ids handed out.
 """
 
 from __future__ import annotations
@@ -82,9 +83,9 @@ class PoseParams:
         "help": "onnx: per-channel divisor of RGB in [0, 1] after the mean"})
     smoothing: bool = field(default=True, metadata={
         "help": "One-Euro filter on every keypoint (false: raw model output)"})
-    min_cutoff: float = field(default=0.5, metadata={
+    min_cutoff: float = field(default=1.0, metadata={
         "help": "One-Euro cutoff in Hz at standstill, > 0: lower is smoother and slower to follow slow moves"})
-    beta: float = field(default=10.0, metadata={
+    beta: float = field(default=0.5, metadata={
         "help": "One-Euro speed coefficient, >= 0 (speed in person heights per second): higher follows fast moves with less lag"})
     d_cutoff: float = field(default=1.0, metadata={
         "help": "One-Euro cutoff in Hz of the speed estimate, > 0"})

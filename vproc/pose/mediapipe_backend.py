@@ -82,7 +82,9 @@ class MediaPipeDetector:
 
     def __init__(self, rows: int = 2):
         self.rows = rows
-        self.graph = _solution(_DETECTOR_GRAPH, ["detections"])
+        with quiet_stderr():  # start-up chatter of the graph and its first inference
+            self.graph = _solution(_DETECTOR_GRAPH, ["detections"])
+            self.detect(np.zeros((64, 64, 3), np.uint8), (0, 0, 64, 64))
 
     def tiles(self, width: int, height: int):
         return grid(width, height, self.rows)
@@ -125,7 +127,6 @@ class MediaPipeBackend(TopDown):
             blank = np.zeros((64, 64, 3), np.uint8)
             for worker in range(self.threads):  # first inference: TFLite's delegate messages
                 self.estimate(blank, Roi(32, 32, 64, 64), worker)
-            self.detector.detect(blank, (0, 0, 64, 64))
 
     def estimate(self, rgb: np.ndarray, roi: Roi, worker: int = 0):
         from mediapipe.framework.formats import rect_pb2
