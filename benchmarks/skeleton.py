@@ -19,7 +19,10 @@ timed). Methods:
   smoothing runs after them, so the two runs see the same people).
 - ``MediaPipe Pose``: the stock single-person solution (``mediapipe.solutions.pose.Pose``, model
   complexity 1 = the same full landmark model, its own landmark smoothing on), on the RGB frames
-  (the conversion is timed for it, as the node's is).
+  (the conversion is timed for it, as the node's is), with its smoothing off and on. It follows
+  one person and may jump to another between frames; its jitter includes such jumps (its track
+  is all one id), so it is a reference for speed and for what its own smoothing does, not a
+  like-for-like jitter figure.
 
 Columns: fps (frames per second of processing on this CPU); people/frame (mean and max, with
 keypoints: people whose mean keypoint confidence is at least 0.5); jitter: the mean keypoint

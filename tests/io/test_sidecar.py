@@ -126,3 +126,15 @@ def test_failed_run_leaves_no_sidecar(tmp_path: Path):
     with pytest.raises(MediaError, match="gave up"):
         run(_graph(True, "s.jsonl"), str(clip), str(out_dir / "v.mp4"))
     assert media.leftovers(out_dir) == []
+
+
+def test_skeleton_polylines_reach_the_sidecar(tmp_path: Path):
+    clip = media.make_clip(tmp_path / "in.mp4", seconds=0.2, size="96x64")
+    graph = build_graph({"nodes": {"sk": {"type": "skeleton", "in": "source",
+                                          "params": {"output": "overlay", "polylines": True, "min_length": 3}}},
+                         "output": {"skeleton": "{stem}.jsonl", "preset": "ultrafast"}})
+    run(graph, str(clip), str(tmp_path / "v.mp4"))
+    lines = [json.loads(line) for line in (tmp_path / "v.jsonl").read_text().splitlines()]
+    assert len(lines) == 5 and all(line["skeleton"] for line in lines)
+    points = np.concatenate([np.array(path) for path in lines[0]["skeleton"]])
+    assert points.shape[1] == 2 and (points >= 0).all() and (points[:, 0] <= 96).all() and (points[:, 1] <= 64).all()
