@@ -16,7 +16,7 @@ from typing import List, Optional
 
 import typer
 
-from .errors import VprocError
+from .errors import ConfigError, VprocError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="vproc: enhance video files and streams through graphs of CUDA/CPU nodes.")
@@ -114,6 +114,70 @@ def transcode(input: str = typer.Argument(..., help="input file"),
                                         # the graph takes relative sidecar paths from the video's folder
                                         skeleton=os.path.abspath(pose_out) if pose_out else None))
     _run(graph, input, output, (), None, on_error, progress, as_json, show_stats)
+
+
+@app.command()
+def live(input: str = typer.Argument(..., help="input: rtmp://host[:port]/app/key (pulled, or listened on with --listen), srt://, udp://, http(s)://, or a file"),
+         output: str = typer.Argument(..., help="output: rtmp:// (pushed as FLV), srt://, a folder for HLS (index.m3u8), or a file"),
+         graph: Optional[Path] = typer.Option(None, "--graph", "-g", help="YAML graph to run (else the graph the transcode flags build)"),
+         set_: Optional[List[str]] = typer.Option(None, "--set", help="override a parameter of --graph: node.param=value (repeatable)"),
+         listen: bool = typer.Option(False, "--listen", help="listen on the input URL (FFmpeg listen mode): a camera or OBS pushes to vproc"),
+         realtime: bool = typer.Option(False, "--realtime", help="pace a file input at its own frame rate, like a live source"),
+         max_latency: float = typer.Option(500, "--max-latency", help="bound on the added latency in ms: later frames are dropped (counted)"),
+         denoise: bool = typer.Option(False, "--denoise", help="temporal denoising (as transcode)"),
+         lowlight: bool = typer.Option(False, "--lowlight", help="brighten dark video (as transcode)"),
+         lowlight_method: str = typer.Option("curve", "--lowlight-method", help="curve | net"),
+         sr: Optional[int] = typer.Option(None, "--sr", help="temporal super-resolution by 2, 3 or 4"),
+         pose: bool = typer.Option(False, "--pose", help="draw people's skeletons (pose + overlay)"),
+         scale: Optional[float] = typer.Option(None, "--scale", help="resize by this factor"),
+         width: Optional[int] = typer.Option(None, "--width", help="resize to this width (-1: keep aspect)"),
+         height: Optional[int] = typer.Option(None, "--height", help="resize to this height (-1: keep aspect)"),
+         codec: str = typer.Option("libx264", "--codec", help="video encoder"),
+         bitrate: Optional[str] = typer.Option(None, "--bitrate", help="constant bitrate, e.g. 4M (CBR through VBV); default: crf 23"),
+         maxrate: Optional[str] = typer.Option(None, "--maxrate", help="VBV maximum rate (capped VBR with --crf)"),
+         bufsize: Optional[str] = typer.Option(None, "--bufsize", help="VBV buffer size (default: the rate)"),
+         crf: Optional[float] = typer.Option(None, "--crf", help="constant quality when no --bitrate (default 23)"),
+         preset: Optional[str] = typer.Option(None, "--preset", help="encoder preset (default veryfast)"),
+         keyint: float = typer.Option(2.0, "--keyint", help="keyframe interval in seconds"),
+         audio: str = typer.Option("copy", "--audio", help="copy | aac | none"),
+         stats_interval: float = typer.Option(5.0, "--stats-interval", help="seconds between statistics lines"),
+         as_json: bool = typer.Option(False, "--json", help="statistics lines as JSON objects on stdout"),
+         metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics"),
+         reconnect_max: float = typer.Option(2.0, "--reconnect-max", help="longest wait between reconnection attempts, seconds"),
+         device: Optional[str] = _DEVICE) -> None:
+    """Enhance a live stream: pull or receive it, run a graph, push it out; survives disconnects."""
+    import signal
+
+    from .graph import load_graph
+    from .live import LiveOptions, run_live
+    from .pipeline import transcode_graph
+
+    if graph is not None:
+        g = load_graph(str(graph), set_ or ())
+    else:
+        if set_:
+            raise ConfigError("--set applies to --graph")
+        g = transcode_graph(scale=scale, width=width, height=height, denoise=denoise,
+                            lowlight=lowlight_method if lowlight else None, sr=sr, pose=pose,
+                            output=dict(codec=codec, crf=crf, audio=audio), device=device or "auto")
+    options = LiveOptions(listen=listen, realtime=realtime, max_latency_ms=max_latency, keyint=keyint, bitrate=bitrate,
+                          maxrate=maxrate, bufsize=bufsize, preset=preset, stats_interval=stats_interval, json=as_json,
+                          metrics_port=metrics_port, reconnect_max=reconnect_max)
+
+    def stop(signum, frame):  # SIGTERM as Ctrl-C: stop reading, drain, close the output
+        # Once: a second SIGTERM (a supervisor repeating itself, `timeout` forwarding its own)
+        # must not turn the clean stop into an abort, as a second Ctrl-C does.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        stats = run_live(g, input, output, options, device=device)
+    except KeyboardInterrupt:  # before the stream started (still connecting)
+        typer.echo("vproc: stopped", err=True)
+        return
+    typer.echo(f"live: {stats.frames_out} frames written from {stats.frames_in} in {stats.wall_s:.1f}s"
+               + (" (stopped)" if stats.interrupted else ""), err=True)
 
 
 @app.command()

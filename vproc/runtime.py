@@ -58,6 +58,9 @@ class _Inbox:
                 if self._abort.is_set():
                     raise Aborted from None
 
+    def __len__(self) -> int:
+        return self._q.qsize()
+
     def get(self) -> tuple[int, Any]:
         while True:
             if self._abort.is_set():  # stop at once: what is still queued is discarded anyway
@@ -136,8 +139,11 @@ class Runtime:
     """
 
     def __init__(self, graph: Graph, source, sink, *, device: str | None = None,
-                 progress: Callable[[int, int | None], None] | None = None):
+                 progress: Callable[[int, int | None], None] | None = None, inbox_frames: int = INBOX_FRAMES):
+        """``inbox_frames``: frames a node may have waiting (1 for live runs: every frame
+        queued between stages is latency)."""
         self.graph = graph
+        self.inbox_frames = inbox_frames
         self.source = source
         self.sink = sink
         self.device = device or graph.device
@@ -164,7 +170,7 @@ class Runtime:
             if requested == "auto" and dev == "cuda":
                 dev = self._auto_device(cls, spec, ins)
             node = cls(spec.params, dev, spec.id)
-            run = _NodeRun(spec.id, node, spec.inputs, _Inbox(INBOX_FRAMES, self._abort),
+            run = _NodeRun(spec.id, node, spec.inputs, _Inbox(self.inbox_frames, self._abort),
                            StageStats(spec.id, spec.type, dev))
             self._runs[spec.id] = run
             try:
@@ -195,6 +201,12 @@ class Runtime:
             log.info("node '%s' (%s) runs on the CPU: %s", spec.id, spec.type, exc)
             return "cpu"
         return "cuda"
+
+    def queue_depths(self) -> dict[str, int]:
+        """Items waiting now in each node's inbox and the sink's (live statistics)."""
+        depths = {spec_id: len(run.inbox) for spec_id, run in self._runs.items()}
+        depths["output"] = len(self._sink_inbox)
+        return depths
 
     def close_nodes(self) -> None:
         """Close every node whose open() returned, in reverse order; errors are logged."""

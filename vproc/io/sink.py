@@ -83,9 +83,13 @@ class FFmpegSink:
     """
 
     def __init__(self, target: str, options: OutputOptions | None = None, *, passthrough=(),
-                 source_url: str | None = None, overwrite: bool = True):
-        """Check the target, format and codec now, so mistakes fail before any decoding."""
+                 source_url: str | None = None, overwrite: bool = True, atomic: bool = True):
+        """Check the target, format and codec now, so mistakes fail before any decoding.
+
+        ``atomic``: write a file under a temporary name and move it into place when complete
+        (the default); live outputs (HLS playlists, growing files) are written in place."""
         self.target = str(target)
+        self.atomic = atomic
         self.options = options or OutputOptions()
         self.overwrite = overwrite
         self._passthrough = list(passthrough)
@@ -216,7 +220,7 @@ class FFmpegSink:
         numerators = [info.time_base.numerator] + [Fraction(st.time_base).numerator for st in piped]
         unit = lcm(*numerators)
         self._ts_offset = Fraction(unit * ceil(_TS_SHIFT_SECONDS / unit))
-        if not is_url(self.target):
+        if self.atomic and not is_url(self.target):
             path = Path(self.target)
             fd, self.partial_path = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent or ".")
             os.close(fd)
@@ -254,9 +258,11 @@ class FFmpegSink:
             raise MediaError(f"encoding '{self.target}' failed: {self._ffmpeg_says() or exc}") from None
         self.frames_written += 1
 
-    def write_packet(self, packet: av.Packet) -> None:
-        """Copy one source packet (audio/subtitles) into the output, unless it is not kept."""
-        stream = self._stream_map.get(packet.stream.index)
+    def write_packet(self, packet: av.Packet, index: int | None = None) -> None:
+        """Copy one source packet (audio/subtitles) into the output, unless it is not kept.
+        ``index``: the passthrough stream it belongs to, when not ``packet.stream`` (packets
+        of a reconnected live source, or encoded here)."""
+        stream = self._stream_map.get(packet.stream.index if index is None else index)
         if stream is None:
             return
         shift = int(self._ts_offset / packet.time_base)
