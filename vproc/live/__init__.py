@@ -51,6 +51,8 @@ class LiveOptions:
             raise ConfigError(f"--stats-interval must be within 0.1..3600 seconds (got {self.stats_interval:g})")
         if self.metrics_port is not None and not 1 <= self.metrics_port <= 65535:
             raise ConfigError(f"--metrics-port must be a TCP port (got {self.metrics_port})")
+        if not 0 < self.connect_timeout <= 86400:
+            raise ConfigError(f"--connect-timeout must be within (0, 86400] seconds (got {self.connect_timeout:g})")
         if not 0.25 <= self.reconnect_max <= 300:
             raise ConfigError(f"--reconnect-max must be within 0.25..300 seconds (got {self.reconnect_max:g})")
 

@@ -84,6 +84,7 @@ class LiveSink:
         self._up = False
         self._delay = 0.25
         self._retry_at = 0.0
+        self._restarted_at: float | None = None  # a restart not yet confirmed by a second of output
 
     def _make(self) -> FFmpegSink:
         sink = FFmpegSink(self.target, self.options, atomic=False)
@@ -112,8 +113,11 @@ class LiveSink:
         self.notices = list(self._sink.notices)
 
     def _down(self, exc: Exception) -> None:
-        if self._up:
+        if self._restarted_at is not None:  # the restart did not hold (server still away)
+            log.info("live output '%s' not back yet: %s", self.target, exc)
+        elif self._up:
             log.warning("live output '%s' failed (%s); restarting it", self.target, exc)
+        self._restarted_at = None
         self._up = False
         self.live.output_up = False
         self._sink.abort()
@@ -126,8 +130,14 @@ class LiveSink:
         self._sink = self._make()
         self._start()
         if self._up:
-            self.live.add("output_reconnects")
+            self._restarted_at = time.monotonic()
+
+    def _confirm_restart(self) -> None:
+        # FFmpeg starts before it connects: a restart counts once it has kept going for 1 s.
+        if self._restarted_at is not None and time.monotonic() - self._restarted_at > 1.0:
+            self._restarted_at = None
             self._delay = 0.25
+            self.live.add("output_reconnects")
             log.warning("live output '%s' is back", self.target)
 
     def _alive(self) -> bool:
@@ -155,6 +165,7 @@ class LiveSink:
             return
         self.frames_written += 1
         self.live.written(time.monotonic() - frame.meta.get("live_arrival", now))
+        self._confirm_restart()
 
     def write_packet(self, item) -> None:
         if not self._alive():
