@@ -42,7 +42,11 @@ class Source:
     """
 
     def __init__(self, url: str, *, on_error: str = "stop", options: dict[str, str] | None = None,
-                 audio: bool = True, subtitles: bool = True):
+                 audio: bool = True, subtitles: bool = True, timestamp_resets: bool = False):
+        """``timestamp_resets``: pass on a frame whose pts is not after the previous one instead
+        of dropping it as a duplicate (a live stream republished on the same connection starts
+        its clock again; the live source puts it on its own timeline)."""
+        self.timestamp_resets = timestamp_resets
         if on_error not in ("stop", "skip"):
             raise ConfigError(f"on_error must be 'stop' or 'skip' (got {on_error!r})")
         self.url = str(url)
@@ -155,7 +159,7 @@ class Source:
                 return
             if avf.pts is None:  # raw streams without timestamps: step by the nominal rate
                 avf.pts = 0 if self._last_pts is None else self._last_pts + _frame_step(self.info)
-            if self._last_pts is not None and avf.pts <= self._last_pts:
+            if self._last_pts is not None and avf.pts <= self._last_pts and not self.timestamp_resets:
                 log.warning("input frame at pts %d is not after pts %d; dropped as a duplicate", avf.pts, self._last_pts)
                 self.stats.corrupt_skipped += 1
                 continue

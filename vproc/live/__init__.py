@@ -39,7 +39,7 @@ class LiveOptions:
     stats_interval: float = 5.0
     json: bool = False
     metrics_port: int | None = None
-    reconnect_max: float = 2.0
+    reconnect_max: float = 1.0
     connect_timeout: float = 30.0
 
     def __post_init__(self):

@@ -70,7 +70,7 @@ class LiveSink:
     """A restarting, latency-bounded live output (see the module docstring)."""
 
     def __init__(self, target: str, options: OutputOptions, *, stats: LiveStats | None = None,
-                 max_latency: float = 0.5, reconnect_max: float = 2.0):
+                 max_latency: float = 0.5, reconnect_max: float = 1.0):
         self.target = str(target)
         self.options = options
         self.live = stats or LiveStats()

@@ -45,7 +45,8 @@ from .stats import LiveStats
 
 log = logging.getLogger("vproc")
 
-_STOP = object()
+# A forward jump in a session's video timestamps larger than this starts a new segment too.
+_LEAP = Fraction(5)
 
 
 @dataclass
@@ -131,7 +132,7 @@ class LiveSource:
 
     def __init__(self, url: str, *, listen: bool = False, realtime: bool = False, audio: bool = True,
                  max_latency: float = 0.5, stall_timeout: float = 2.0, gap: float = 0.5,
-                 reconnect_max: float = 2.0, connect_timeout: float = 30.0, stats: LiveStats | None = None):
+                 reconnect_max: float = 1.0, connect_timeout: float = 30.0, stats: LiveStats | None = None):
         self.url = str(url)
         self.is_file = "://" not in self.url
         self.listen = listen
@@ -169,9 +170,12 @@ class LiveSource:
         delay = 0.25
         while not self._stop.is_set():
             try:
-                return Source(self.url, on_error="skip", options=dict(self._options), audio=self.audio, subtitles=False)
+                return Source(self.url, on_error="skip", options=dict(self._options), audio=self.audio,
+                              subtitles=False, timestamp_resets=True)
             except MediaError as exc:
-                if self.is_file or (deadline is not None and time.monotonic() + delay > deadline):
+                # A protocol this FFmpeg build lacks will not appear by waiting.
+                if self.is_file or "Protocol not found" in str(exc) or (
+                        deadline is not None and time.monotonic() + delay > deadline):
                     raise
                 log.info("live input not available (%s); retrying in %.2fs", exc, delay)
             if self._stop.wait(delay):
@@ -207,12 +211,21 @@ class LiveSource:
                 self._cond.notify_all()
 
     def _read_session(self, session: Source, number: int) -> None:
-        wall0 = first = None
+        wall0 = first = last = None
+        segment = 0
         audio = [s for s in session.passthrough if s.type == "audio"][:1]
         for item in session.items():
             if self._stop.is_set():
                 return
             if isinstance(item, Frame):
+                # A publisher replaced on the same connection restarts its clock (or leaps):
+                # a new segment, which items() puts where the output has got to.
+                if last is not None and not 0 < item.time - last <= _LEAP:
+                    segment += 1
+                    wall0 = None
+                    log.warning("live input '%s': timestamps jumped from %.3fs to %.3fs; continuing on the "
+                                "output's timeline", self.url, float(last), float(item.time))
+                last = item.time
                 if self.realtime:  # pace a file (or a burst) at its own clock
                     if wall0 is None:
                         wall0, first = time.monotonic(), item.time
@@ -221,9 +234,11 @@ class LiveSource:
                         return
                 item.meta["live_arrival"] = time.monotonic()
                 self.live.add("frames_in")
-                self._push((number, item))
+                self._push(((number, segment), item))
             elif audio and item.stream is audio[0] and self.passthrough:
-                self._push((number, LivePacket(item, self.passthrough[0].index)))
+                # Audio follows the segment of the video around it; packets of a new publisher
+                # that come before its first frame map before what was sent and are dropped.
+                self._push(((number, segment), LivePacket(item, self.passthrough[0].index)))
         self.stats.corrupt_skipped += session.stats.corrupt_skipped
 
     def _push(self, entry) -> None:
@@ -256,7 +271,7 @@ class LiveSource:
         last_frame: Frame | None = None
         v_last = v_end = a_end = None  # output times (seconds) of the last frame, ends of both
         offset = Fraction(0)
-        anchored = None  # the session (number) the offset belongs to; None after a repeat
+        anchored = None  # the (session, segment) the offset belongs to; None after a repeat
         next_repeat = 0.0
         while not self._stop.is_set():
             with self._cond:
@@ -287,7 +302,7 @@ class LiveSource:
                     anchored = None  # whatever comes next starts after this
                     next_repeat = now + float(step)
                 continue
-            number, item = entry
+            segment, item = entry
             if isinstance(item, Frame):
                 t = item.time
             else:
@@ -295,10 +310,10 @@ class LiveSource:
                 if p.pts is None:
                     continue
                 t = p.pts * p.time_base
-            if anchored != number:
+            if anchored != segment:
                 ends = [e for e in (v_end, a_end) if e is not None]
                 offset = (max(ends) - t) if ends else Fraction(0)
-                anchored = number
+                anchored = segment
             out_t = t + offset
             if isinstance(item, Frame):
                 if v_last is not None and out_t <= v_last:
@@ -330,7 +345,9 @@ class LiveSource:
     def close(self) -> None:
         self.stop()
         if self._reader is not None:
-            self._reader.join(timeout=3)
+            # Briefly: a reader blocked connecting (up to the stall timeout) closes what it
+            # opens once it sees the stop; it is a daemon thread and must not delay the exit.
+            self._reader.join(timeout=0.5)
         elif self._session is not None:
             self._session.close()
         if self._holder is not None:
