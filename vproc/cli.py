@@ -144,6 +144,7 @@ def live(input: str = typer.Argument(..., help="input: rtmp://host[:port]/app/ke
          as_json: bool = typer.Option(False, "--json", help="statistics lines as JSON objects on stdout"),
          metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics"),
          reconnect_max: float = typer.Option(1.0, "--reconnect-max", help="longest wait between reconnection attempts, seconds"),
+         slate: Optional[Path] = typer.Option(None, "--slate", help="image shown while the input is away (default: the last frame repeated)"),
          connect_timeout: float = typer.Option(30.0, "--connect-timeout", help="give up when the input cannot be opened for this long at start (not with --listen)"),
          device: Optional[str] = _DEVICE) -> None:
     """Enhance a live stream: pull or receive it, run a graph, push it out; survives disconnects."""
@@ -163,7 +164,8 @@ def live(input: str = typer.Argument(..., help="input: rtmp://host[:port]/app/ke
                             output=dict(codec=codec, crf=crf, audio=audio), device=device or "auto")
     options = LiveOptions(listen=listen, realtime=realtime, max_latency_ms=max_latency, keyint=keyint, bitrate=bitrate,
                           maxrate=maxrate, bufsize=bufsize, preset=preset, stats_interval=stats_interval, json=as_json,
-                          metrics_port=metrics_port, reconnect_max=reconnect_max, connect_timeout=connect_timeout)
+                          metrics_port=metrics_port, reconnect_max=reconnect_max, connect_timeout=connect_timeout,
+                          slate=str(slate) if slate else None)
 
     def stop(signum, frame):  # SIGTERM as Ctrl-C: stop reading, drain, close the output
         # Once: a second SIGTERM (a supervisor repeating itself, `timeout` forwarding its own)

@@ -11,13 +11,17 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
+import av
+import cv2
+import numpy as np
 import pytest
 
 from .. import media
 from ..media import REPO
-from .rtmp import free_port, stop_process
+from .rtmp import ffmpeg, free_port, stop_process
 
 
 class Vproc:
@@ -78,12 +82,18 @@ def vproc():
 
 
 def test_listen_mode_end_to_end(tmp_path: Path, vproc, publisher):
-    """A publisher pushes straight to vproc (FFmpeg's listen mode): no server involved."""
+    """A publisher pushes straight to vproc (FFmpeg's listen mode): no server involved. When it
+    has gone, the slate image fills the output."""
     url = f"rtmp://127.0.0.1:{free_port()}/live/cam"
     out = tmp_path / "out.flv"
-    v = vproc(url, out, "--listen", "--scale", "0.5")
+    slate = tmp_path / "slate.png"
+    red = np.zeros((90, 160, 3), np.uint8)
+    red[..., 2] = 255  # BGR
+    cv2.imwrite(str(slate), red)
+    v = vproc(url, out, "--listen", "--scale", "0.5", "--slate", slate)
     publisher(url, size="320x240", rate=25, seconds=4, retry_for=15)
     assert v.wait_for(lambda s: s["frames_out"] >= 60, timeout=30), (v.last(), v.proc.poll())
+    assert v.wait_for(lambda s: s["repeated"] >= 10, timeout=15), v.last()
     assert v.terminate() < 5
     assert v.proc.returncode == 0, v.stderr
     info = media.inspect(out)
@@ -91,6 +101,9 @@ def test_listen_mode_end_to_end(tmp_path: Path, vproc, publisher):
     assert info.frames >= 60 and info.audio_codec == "aac" and len(info.audio_packets) > 50
     times = [float(t) for t in info.video_times]
     assert all(b > a for a, b in zip(times, times[1:]))
+    with av.open(str(out)) as c:
+        last = list(c.decode(video=0))[-1].to_ndarray(format="rgb24").astype(float)
+    assert last[..., 0].mean() > 200 and last[..., 1].mean() < 40  # the slate, red
 
 
 def test_pull_and_push_through_nginx_with_audio(nginx_rtmp, vproc, publisher, player):
@@ -181,3 +194,66 @@ def test_unreachable_input_is_a_clear_error(tmp_path: Path):
     assert r.returncode == 2, r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("vproc: error: input 'rtmp://127.0.0.1")
     assert media.leftovers(tmp_path) == []
+
+
+def _mpegts_publisher(url: str, seconds: float) -> subprocess.Popen:
+    """FFmpeg sending testsrc2 + tone as MPEG-TS to ``url`` (UDP) in real time."""
+    return subprocess.Popen([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi",
+                             "-i", "testsrc2=s=320x240:r=25", "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                             "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency",
+                             "-g", "25", "-c:a", "aac", "-f", "mpegts", url], stdin=subprocess.DEVNULL)
+
+
+def test_udp_input_and_srt_output(tmp_path: Path, vproc):
+    """MPEG-TS over UDP in, SRT out (received by an FFmpeg SRT listener): the other transports."""
+    udp_port, srt_port = free_port(), free_port()
+    received = tmp_path / "srt.ts"
+    listener = subprocess.Popen([ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i",
+                                 f"srt://127.0.0.1:{srt_port}?mode=listener", "-c", "copy", str(received)],
+                                stdin=subprocess.DEVNULL)
+    try:
+        v = vproc(f"udp://127.0.0.1:{udp_port}", f"srt://127.0.0.1:{srt_port}?mode=caller")
+        time.sleep(1.0)
+        pub = _mpegts_publisher(f"udp://127.0.0.1:{udp_port}?pkt_size=1316", 6)
+        try:
+            assert v.wait_for(lambda s: s["frames_out"] >= 60, timeout=40), (v.last(), v.proc.poll())
+        finally:
+            stop_process(pub)
+        assert v.terminate() < 5 and v.proc.returncode == 0, v.stderr
+        stop_process(listener, timeout=10, sig=signal.SIGINT)
+        info = media.inspect(received)
+        assert info.frames >= 50 and info.audio_codec == "aac"
+    finally:
+        stop_process(listener)
+
+
+def test_stalled_publisher_is_filled_then_reconnected(nginx_rtmp, vproc, publisher):
+    """A publisher that stops sending without closing (SIGSTOP): repeats after 0.5 s, a reconnect
+    after the 2 s stall timeout, and the stream carries on when it sends again."""
+    pub = publisher(nginx_rtmp.url("in6"), size="320x240", rate=25)
+    v = vproc(nginx_rtmp.url("in6"), nginx_rtmp.url("out6"))
+    assert v.wait_for(lambda s: s["frames_out"] >= 25, timeout=30), v.last()
+    pub.proc.send_signal(signal.SIGSTOP)
+    try:
+        assert v.wait_for(lambda s: s["repeated"] >= 20, timeout=15), v.last()
+    finally:
+        pub.proc.send_signal(signal.SIGCONT)
+    before = v.last()["frames_in"]
+    assert v.wait_for(lambda s: s["frames_in"] > before + 25, timeout=20), v.last()
+    assert v.proc.poll() is None
+    assert v.terminate() < 2.5 and v.proc.returncode == 0
+
+
+def test_metrics_endpoint(tmp_path: Path, vproc):
+    clip = media.make_clip(tmp_path / "in.mp4", seconds=8, size="160x120")
+    port = free_port()
+    v = vproc(clip, tmp_path / "out.flv", "--realtime", "--metrics-port", str(port))
+    assert v.wait_for(lambda s: s["frames_out"] >= 25, timeout=30), v.last()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+        assert r.headers["Content-Type"].startswith("text/plain")
+    values = {line.split()[0]: float(line.split()[1]) for line in text.splitlines() if line and not line.startswith("#")}
+    assert values["vproc_live_frames_out_total"] >= 25
+    assert values["vproc_live_dropped_total"] == 0 and values["vproc_live_source_up"] == 1
+    assert "# TYPE vproc_live_frames_out_total counter" in text and "vproc_live_latency_p95_ms" in values
+    assert v.terminate() < 2.5

@@ -231,7 +231,9 @@ class FFmpegSink:
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE, process_group=0)
         threading.Thread(target=self._read_stderr, daemon=True, name="ffmpeg-stderr").start()
         try:
-            self._nut = av.open(f"pipe:{self._proc.stdin.fileno()}", "w", format="nut")
+            # No index: nothing can seek a pipe, and the NUT muxer would keep one entry per
+            # syncpoint (every frame) in memory until the end, growing without bound when live.
+            self._nut = av.open(f"pipe:{self._proc.stdin.fileno()}", "w", format="nut", options={"write_index": "0"})
             video = self._nut.add_stream("rawvideo", rate=info.rate)
             video.width, video.height = info.width, info.height
             video.pix_fmt = info.pixel_format.transport

@@ -41,6 +41,7 @@ class LiveOptions:
     metrics_port: int | None = None
     reconnect_max: float = 1.0
     connect_timeout: float = 30.0
+    slate: str | None = None
 
     def __post_init__(self):
         if not 50 <= self.max_latency_ms <= 60_000:
@@ -51,6 +52,8 @@ class LiveOptions:
             raise ConfigError(f"--stats-interval must be within 0.1..3600 seconds (got {self.stats_interval:g})")
         if self.metrics_port is not None and not 1 <= self.metrics_port <= 65535:
             raise ConfigError(f"--metrics-port must be a TCP port (got {self.metrics_port})")
+        if self.slate is not None and not Path(self.slate).is_file():
+            raise ConfigError(f"--slate '{self.slate}' does not exist")
         if not 0 < self.connect_timeout <= 86400:
             raise ConfigError(f"--connect-timeout must be within (0, 86400] seconds (got {self.connect_timeout:g})")
         if not 0.25 <= self.reconnect_max <= 300:
@@ -90,7 +93,7 @@ def run_live(graph: Graph, input: str, output: str, options: LiveOptions = LiveO
     try:
         source = LiveSource(input, listen=options.listen, realtime=options.realtime, audio=graph.output.audio != "none",
                             max_latency=max_latency, reconnect_max=options.reconnect_max,
-                            connect_timeout=options.connect_timeout, stats=stats)
+                            connect_timeout=options.connect_timeout, slate=options.slate, stats=stats)
     except BaseException:
         reporter.stop()
         raise

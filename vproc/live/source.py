@@ -10,12 +10,13 @@ ordinary :class:`~vproc.io.source.Source` (PyAV, low-latency demux options):
   connects again with capped exponential back-off (a listening input waits for the next
   publisher). A file ends the run at its end, paced at its own rate with ``realtime``.
 - :meth:`items` hands the buffered frames and audio packets to the graph on one continuous
-  timeline: the first session keeps its own timestamps; each later session is shifted to start
-  where the output has got to, so pts stay increasing across reconnects (the audio moves with
-  its video; packets that would overlap what was already sent are dropped).
+  timeline: the first session keeps its own timestamps; each later session, and each segment of
+  a session whose clock starts again or leaps (a publisher replaced on the same connection), is
+  shifted to start where the output has got to, so pts stay increasing across reconnects (the
+  audio moves with its video; packets that would overlap what was already sent are dropped).
 - While no frame arrives for ``gap`` seconds (source down or stalled), it repeats the last
-  picture at the stream's rate with silent AAC audio (encoded here, same rate and channels), so
-  the output stays up and players and platforms keep the stream.
+  picture (or shows the ``slate`` image) at the stream's rate with silent AAC audio (encoded
+  here, same rate and channels), so the output stays up and players and platforms keep it.
 - Real-time policy: the buffer holds at most ``max_latency`` of frames (the oldest goes when it
   overflows), and a frame older than half of ``max_latency`` when the graph asks for it is
   dropped if a newer one is waiting; every drop is counted. Audio is never dropped by the
@@ -65,13 +66,31 @@ def input_options(url: str, *, listen: bool, stall_timeout: float) -> dict[str, 
     which drops the first GOP; ``rw_timeout`` turns a stalled connection into an error after
     ``stall_timeout`` seconds, so the reader can reconnect."""
     opts = {"probesize": "262144", "analyzeduration": "500000"}
-    if "://" in url:
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme:
         opts["rw_timeout"] = str(int(stall_timeout * 1e6))
+    if scheme in ("udp", "tcp", "http", "https"):
+        # These read through their own socket waits, which rw_timeout does not bound: their
+        # `timeout` (microseconds) does. (RTMP's `timeout` means something else: see below.)
+        opts["timeout"] = str(int(stall_timeout * 1e6))
     if listen:
         opts["listen"] = "1"
         if url.startswith("rtmp"):
             opts["timeout"] = "2"  # seconds to wait for a publisher per attempt (then try again)
     return opts
+
+
+_ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
+
+
+def _adts_header(payload_size: int, rate: int, channels: int) -> bytes:
+    """The 7-byte ADTS header of one AAC-LC frame (ISO/IEC 13818-7), no CRC."""
+    length = payload_size + 7
+    index = _ADTS_RATES.index(rate)
+    bits = (0xFFF << 44) | (0 << 43) | (0 << 41) | (1 << 40)  # sync, MPEG-4, layer 0, no CRC
+    bits |= (1 << 38) | (index << 34) | (channels << 30)  # profile LC (object type 2 - 1)
+    bits |= (length << 13) | (0x7FF << 2)  # frame length, buffer fullness "variable"
+    return bits.to_bytes(7, "big")
 
 
 class _Silence:
@@ -95,6 +114,9 @@ class _Silence:
             frame.pts = 1024 * i
             for packet in enc.encode(frame):
                 payload = bytes(packet)
+        if not cc.extradata and self.rate in _ADTS_RATES:
+            # The stream carries its configuration in-band (ADTS, as MPEG-TS does): so must we.
+            payload = _adts_header(len(payload), self.rate, channels) + payload
         self.payload = payload
         self.duration = Fraction(1024, self.rate)  # seconds per packet
 
@@ -115,16 +137,33 @@ def _detached_templates(streams) -> tuple[list, object | None]:
         return [], None
     stream = streams[0]
     buf = io.BytesIO()
-    with av.open(buf, "w", format="matroska") as out:
+    # NUT: it takes AAC with or without extradata (FLV's has it; MPEG-TS's is in-band ADTS).
+    with av.open(buf, "w", format="nut") as out:
         tmpl = out.add_stream_from_template(stream)
         out.start_encoding()
-        # Matroska needs one packet to be read back; a silent one of the right codec will do.
+        # One packet, so the header can be read back; a silent one of the right codec will do.
         silent = _Silence(stream).packet(Fraction(0))
         silent.stream = tmpl
         out.mux(silent)
     buf.seek(0)
-    holder = av.open(buf, "r", format="matroska")
+    holder = av.open(buf, "r", format="nut")
     return list(holder.streams.audio[:1]), holder
+
+
+def _slate_frame(path: str, info) -> Frame:
+    """The image at ``path`` as a frame of the stream (size and format): shown instead of the
+    last picture while the input is away."""
+    import cv2
+
+    from ..nodes.convert import Convert, ConvertParams
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise MediaError(f"slate '{path}' cannot be read as an image")
+    rgb = cv2.cvtColor(cv2.resize(image, (info.width, info.height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    convert = Convert(ConvertParams(info.format), "cpu", "slate")
+    convert.open(info.replace(format="rgb24"))
+    return convert.process(Frame(rgb, 0, info.time_base, "rgb24"))[0]
 
 
 class LiveSource:
@@ -132,7 +171,8 @@ class LiveSource:
 
     def __init__(self, url: str, *, listen: bool = False, realtime: bool = False, audio: bool = True,
                  max_latency: float = 0.5, stall_timeout: float = 2.0, gap: float = 0.5,
-                 reconnect_max: float = 1.0, connect_timeout: float = 30.0, stats: LiveStats | None = None):
+                 reconnect_max: float = 1.0, connect_timeout: float = 30.0, slate: str | None = None,
+                 stats: LiveStats | None = None):
         self.url = str(url)
         self.is_file = "://" not in self.url
         self.listen = listen
@@ -154,7 +194,12 @@ class LiveSource:
         self.step = Fraction(1) / (info.rate or 30)  # seconds per frame, for repeats
         audio_streams = [s for s in session.passthrough if s.type == "audio"][:1]
         self.passthrough, self._holder = _detached_templates(audio_streams)
-        self._silence = _Silence(audio_streams[0]) if audio_streams else None
+        try:
+            self._silence = _Silence(audio_streams[0]) if audio_streams else None
+            self._slate = _slate_frame(slate, self.info) if slate else None
+        except BaseException:
+            session.close()
+            raise
         self._buffer: deque = deque()
         self._cond = threading.Condition()
         self._video_buffered = 0
@@ -289,7 +334,8 @@ class LiveSource:
                 if last_frame is not None and now - self._last_arrival >= self.gap and now >= next_repeat:
                     # The input is away: the last picture again, one frame later, with silence.
                     t = v_last + step
-                    frame = last_frame.with_data(last_frame.data, pts=round(t / tb), time_base=tb)
+                    shown = self._slate if self._slate is not None else last_frame
+                    frame = shown.with_data(shown.data, pts=round(t / tb), time_base=tb)
                     frame.meta["live_arrival"] = now
                     v_last, v_end = t, t + step
                     self.live.add("repeated")
@@ -328,7 +374,8 @@ class LiveSource:
             else:
                 p = item.packet
                 if a_end is not None and out_t < a_end - Fraction(1, 1000):
-                    continue  # audio that overlaps silence already sent
+                    self.live.add("audio_dropped")  # overlaps audio already sent (a reconnection)
+                    continue
                 shift = round(offset / p.time_base)
                 p.pts += shift
                 if p.dts is not None:

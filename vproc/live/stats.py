@@ -30,6 +30,7 @@ COUNTERS = {
     "source_reconnects": "times the source was connected again after a disconnect or stall",
     "output_reconnects": "times the output was started again after it failed",
     "audio_packets": "audio packets written (copied or silence)",
+    "audio_dropped": "audio packets dropped after a reconnection because they overlapped audio already sent",
 }
 
 
