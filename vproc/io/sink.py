@@ -295,6 +295,12 @@ class FFmpegSink:
             os.replace(self.partial_path, self.target)
             self.partial_path = None
 
+    def exited(self) -> str | None:
+        """None while FFmpeg runs (or before :meth:`open`); once it has exited, what it said."""
+        if self._proc is None or self._proc.poll() is None:
+            return None
+        return f"FFmpeg exited ({self._proc.returncode}): {self._ffmpeg_says() or 'no message'}"
+
     def abort(self) -> None:
         """Stop FFmpeg and remove the partial output; safe to call at any point."""
         if self._nut is not None:

@@ -42,11 +42,13 @@ class Source:
     """
 
     def __init__(self, url: str, *, on_error: str = "stop", options: dict[str, str] | None = None,
-                 audio: bool = True, subtitles: bool = True, timestamp_resets: bool = False):
-        """``timestamp_resets``: pass on a frame whose pts is not after the previous one instead
-        of dropping it as a duplicate (a live stream republished on the same connection starts
-        its clock again; the live source puts it on its own timeline)."""
-        self.timestamp_resets = timestamp_resets
+                 audio: bool = True, subtitles: bool = True, live: bool = False):
+        """``live``: a live stream, read for low delay: a frame whose pts is not after the
+        previous one is passed on instead of dropped as a duplicate (a stream republished on the
+        same connection starts its clock again; the live source puts it on its own timeline), no
+        timestamp look-ahead, and slice threads only in the decoder (frame threads hold frames
+        back, one per thread)."""
+        self.live = live
         if on_error not in ("stop", "skip"):
             raise ConfigError(f"on_error must be 'stop' or 'skip' (got {on_error!r})")
         self.url = str(url)
@@ -72,7 +74,8 @@ class Source:
         # FFmpeg's own choice of "best" stream (largest, default disposition), as ffmpeg -map does.
         best = max(videos, key=lambda s: (bool(s.disposition & 1) if s.disposition else 0, (s.codec_context.width or 0) * (s.codec_context.height or 0)))
         self.video = best
-        self.video.thread_type = "AUTO"  # frame + slice threads in the decoder
+        # Files: frame + slice threads. Live: slice threads only (see live above).
+        self.video.thread_type = "SLICE" if self.live else "AUTO"
         cc = best.codec_context
         if not cc.width or not cc.height or cc.format is None:
             raise MediaError(f"input '{self.url}': video stream has no size or pixel format (is it complete?)")
@@ -116,7 +119,9 @@ class Source:
     def items(self) -> Iterator[Frame | av.Packet]:
         """Video frames (as :class:`Frame`) and passthrough packets, in demux order."""
         self._last_pts = None
-        clock = _BestEffortPts()
+        # Live streams come in containers with real pts, and a look-ahead would hold their
+        # first frames back at every (re)connection: none for them.
+        clock = _BestEffortPts(lookahead=0 if self.live else _BestEffortPts.LOOKAHEAD)
         streams = [self.video, *self.passthrough]
         packets = self.container.demux(*streams)
         while not self._stop.is_set():
@@ -159,7 +164,7 @@ class Source:
                 return
             if avf.pts is None:  # raw streams without timestamps: step by the nominal rate
                 avf.pts = 0 if self._last_pts is None else self._last_pts + _frame_step(self.info)
-            if self._last_pts is not None and avf.pts <= self._last_pts and not self.timestamp_resets:
+            if self._last_pts is not None and avf.pts <= self._last_pts and not self.live:
                 log.warning("input frame at pts %d is not after pts %d; dropped as a duplicate", avf.pts, self._last_pts)
                 self.stats.corrupt_skipped += 1
                 continue
@@ -218,8 +223,9 @@ class _BestEffortPts:
 
     LOOKAHEAD = 16
 
-    def __init__(self):
-        self.pending: list[av.VideoFrame] | None = []
+    def __init__(self, lookahead: int = LOOKAHEAD):
+        self.lookahead = lookahead
+        self.pending: list[av.VideoFrame] | None = [] if lookahead > 0 else None
         self.faulty_pts = self.faulty_dts = 0
         self.last_pts = self.last_dts = None
 
@@ -228,7 +234,7 @@ class _BestEffortPts:
         if self.pending is None:
             return [self._stamp(avf)]
         self.pending.append(avf)
-        return self.finish() if len(self.pending) >= self.LOOKAHEAD else []
+        return self.finish() if len(self.pending) >= self.lookahead else []
 
     def finish(self) -> list[av.VideoFrame]:
         """Stamp and release the look-ahead (at its end, or at the end of the stream)."""

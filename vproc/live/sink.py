@@ -58,7 +58,7 @@ def live_output_options(base: OutputOptions, target: str, *, keyint: float = 2.0
         args += ["-flvflags", "no_duration_filesize"]
     if fmt == "hls":
         args += ["-hls_time", f"{keyint:g}", "-hls_list_size", "6",
-                 "-hls_flags", "delete_segments+independent_segments+omit_endlist"]
+                 "-hls_flags", "delete_segments+independent_segments"]
     if is_url(target):
         args += ["-rw_timeout", "3000000"]  # a server that stops reading fails FFmpeg in 3 s
     crf = base.crf if (base.crf is not None or bitrate) else 23
@@ -85,6 +85,7 @@ class LiveSink:
         self._delay = 0.25
         self._retry_at = 0.0
         self._restarted_at: float | None = None  # a restart not yet confirmed by a second of output
+        self._error: Exception | None = None
 
     def _make(self) -> FFmpegSink:
         sink = FFmpegSink(self.target, self.options, atomic=False)
@@ -99,8 +100,8 @@ class LiveSink:
     def open(self, info: StreamInfo) -> None:
         self._info = info
         self._start()
-        if not self._up and not is_url(self.target):
-            raise MediaError(f"cannot write '{self.target}'")  # a file that fails at once is an error
+        if not self._up and not is_url(self.target):  # a file that fails at once is an error
+            raise MediaError(str(self._error))
 
     def _start(self) -> None:
         try:
@@ -113,6 +114,7 @@ class LiveSink:
         self.notices = list(self._sink.notices)
 
     def _down(self, exc: Exception) -> None:
+        self._error = exc
         if self._restarted_at is not None:  # the restart did not hold (server still away)
             log.info("live output '%s' not back yet: %s", self.target, exc)
         elif self._up:
@@ -141,9 +143,10 @@ class LiveSink:
             log.warning("live output '%s' is back", self.target)
 
     def _alive(self) -> bool:
-        proc = self._sink._proc
-        if self._up and proc is not None and proc.poll() is not None:
-            self._down(MediaError(f"FFmpeg exited ({proc.returncode}): {self._sink._ffmpeg_says() or 'no message'}"))
+        if self._up:
+            ended = self._sink.exited()
+            if ended:
+                self._down(MediaError(ended))
         return self._up
 
     # -- frames and packets ---------------------------------------------------------------------

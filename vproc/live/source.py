@@ -216,7 +216,7 @@ class LiveSource:
         while not self._stop.is_set():
             try:
                 return Source(self.url, on_error="skip", options=dict(self._options), audio=self.audio,
-                              subtitles=False, timestamp_resets=True)
+                              subtitles=False, live=True)
             except MediaError as exc:
                 # A protocol this FFmpeg build lacks will not appear by waiting.
                 if self.is_file or "Protocol not found" in str(exc) or (
