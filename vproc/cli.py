@@ -143,7 +143,7 @@ def live(input: str = typer.Argument(..., help="input: rtmp://host[:port]/app/ke
          stats_interval: float = typer.Option(5.0, "--stats-interval", help="seconds between statistics lines"),
          as_json: bool = typer.Option(False, "--json", help="statistics lines as JSON objects on stdout"),
          metrics_port: Optional[int] = typer.Option(None, "--metrics-port", help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics"),
-         reconnect_max: float = typer.Option(1.0, "--reconnect-max", help="longest wait between reconnection attempts, seconds"),
+         reconnect_max: float = typer.Option(0.5, "--reconnect-max", help="longest wait between reconnection attempts, seconds"),
          slate: Optional[Path] = typer.Option(None, "--slate", help="image shown while the input is away (default: the last frame repeated)"),
          connect_timeout: float = typer.Option(30.0, "--connect-timeout", help="give up when the input cannot be opened for this long at start (not with --listen)"),
          device: Optional[str] = _DEVICE) -> None:

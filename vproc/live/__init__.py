@@ -39,7 +39,7 @@ class LiveOptions:
     stats_interval: float = 5.0
     json: bool = False
     metrics_port: int | None = None
-    reconnect_max: float = 1.0
+    reconnect_max: float = 0.5
     connect_timeout: float = 30.0
     slate: str | None = None
 
@@ -56,8 +56,8 @@ class LiveOptions:
             raise ConfigError(f"--slate '{self.slate}' does not exist")
         if not 0 < self.connect_timeout <= 86400:
             raise ConfigError(f"--connect-timeout must be within (0, 86400] seconds (got {self.connect_timeout:g})")
-        if not 0.25 <= self.reconnect_max <= 300:
-            raise ConfigError(f"--reconnect-max must be within 0.25..300 seconds (got {self.reconnect_max:g})")
+        if not 0.1 <= self.reconnect_max <= 300:
+            raise ConfigError(f"--reconnect-max must be within 0.1..300 seconds (got {self.reconnect_max:g})")
 
 
 def output_target(output: str) -> str:

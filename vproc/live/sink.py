@@ -29,7 +29,7 @@ from ..errors import MediaError
 from ..frame import Frame, StreamInfo
 from ..graph import OutputOptions
 from ..io.sink import FFmpegSink, guess_format, is_url
-from .source import LivePacket
+from .source import FIRST_RETRY, LivePacket
 from .stats import LiveStats
 
 log = logging.getLogger("vproc")
@@ -70,7 +70,7 @@ class LiveSink:
     """A restarting, latency-bounded live output (see the module docstring)."""
 
     def __init__(self, target: str, options: OutputOptions, *, stats: LiveStats | None = None,
-                 max_latency: float = 0.5, reconnect_max: float = 1.0):
+                 max_latency: float = 0.5, reconnect_max: float = 0.5):
         self.target = str(target)
         self.options = options
         self.live = stats or LiveStats()
@@ -82,7 +82,7 @@ class LiveSink:
         self._sink = self._make()  # checks target, format and codec before any decoding
         self._info: StreamInfo | None = None
         self._up = False
-        self._delay = 0.25
+        self._delay = FIRST_RETRY
         self._retry_at = 0.0
         self._restarted_at: float | None = None  # a restart not yet confirmed by a second of output
         self._error: Exception | None = None
@@ -138,7 +138,7 @@ class LiveSink:
         # FFmpeg starts before it connects: a restart counts once it has kept going for 1 s.
         if self._restarted_at is not None and time.monotonic() - self._restarted_at > 1.0:
             self._restarted_at = None
-            self._delay = 0.25
+            self._delay = FIRST_RETRY
             self.live.add("output_reconnects")
             log.warning("live output '%s' is back", self.target)
 

@@ -46,6 +46,8 @@ from .stats import LiveStats
 
 log = logging.getLogger("vproc")
 
+#: Seconds before the first reconnection attempt; each next waits twice as long, up to the cap.
+FIRST_RETRY = 0.1
 # A forward jump in a session's video timestamps larger than this starts a new segment too.
 _LEAP = Fraction(5)
 
@@ -73,6 +75,8 @@ def input_options(url: str, *, listen: bool, stall_timeout: float) -> dict[str, 
         # These read through their own socket waits, which rw_timeout does not bound: their
         # `timeout` (microseconds) does. (RTMP's `timeout` means something else: see below.)
         opts["timeout"] = str(int(stall_timeout * 1e6))
+    if scheme.startswith("rtmp") and not listen:
+        opts["rtmp_live"] = "live"  # play the live stream (not "any": no recorded-file fallback)
     if listen:
         opts["listen"] = "1"
         if url.startswith("rtmp"):
@@ -171,7 +175,7 @@ class LiveSource:
 
     def __init__(self, url: str, *, listen: bool = False, realtime: bool = False, audio: bool = True,
                  max_latency: float = 0.5, stall_timeout: float = 2.0, gap: float = 0.5,
-                 reconnect_max: float = 1.0, connect_timeout: float = 30.0, slate: str | None = None,
+                 reconnect_max: float = 0.5, connect_timeout: float = 30.0, slate: str | None = None,
                  stats: LiveStats | None = None):
         self.url = str(url)
         self.is_file = "://" not in self.url
@@ -212,7 +216,7 @@ class LiveSource:
     def _connect(self, deadline: float | None) -> Source | None:
         """A new session, retrying with capped exponential back-off until ``deadline`` (None:
         until stopped); None when stopped first. Files are opened once."""
-        delay = 0.25
+        delay = FIRST_RETRY
         while not self._stop.is_set():
             try:
                 return Source(self.url, on_error="skip", options=dict(self._options), audio=self.audio,
