@@ -27,6 +27,11 @@ _ON_ERROR = typer.Option("stop", "--on-error", help="on a decode error mid-strea
 _JSON = typer.Option(False, "--json", help="print the run's statistics as JSON on stdout at the end")
 _PROGRESS = typer.Option(None, "--progress/--no-progress", help="progress bar (default: on a terminal)")
 _STATS = typer.Option(False, "--stats", help="print per-frame counters: host<->device copies and bytes, buffer allocations, time per stage")
+_RESUME = typer.Option(False, "--resume", help="process in segments cut at keyframes, kept in a work folder: a run that stopped goes on where it stopped")
+_NO_RESUME = typer.Option(False, "--no-resume", help="as --resume, but start over: finished segments in the work folder are cleared")
+_SEGMENT_SECONDS = typer.Option(None, "--segment-seconds", help="with --resume: segment length in seconds, cut at the next keyframe (default 30)")
+_WORK_DIR = typer.Option(None, "--work-dir", help="with --resume: the work folder (default: OUTPUT.vproc-work next to the output)")
+_KEEP_WORK = typer.Option(False, "--keep-work", help="with --resume: keep the work folder after a successful run")
 
 
 @app.callback()
@@ -57,12 +62,29 @@ def _report(stats, as_json: bool, show_stats: bool = False) -> None:
                 typer.echo("  " + " " * 12 + " " + ", ".join(f"{k} {v}" for k, v in st.summary.items()), err=True)
 
 
-def _run(graph, input: str, output: str, sets, device, on_error, progress, as_json, show_stats=False) -> None:
+def _segmented(resume: bool, no_resume: bool, segment_seconds, work_dir, keep_work: bool) -> dict | None:
+    """The segmented engine's options, or None for the normal (unsegmented) run."""
+    if not (resume or no_resume):
+        for flag, value in (("--segment-seconds", segment_seconds), ("--work-dir", work_dir), ("--keep-work", keep_work)):
+            if value:
+                raise ConfigError(f"{flag} needs --resume")
+        return None
+    if segment_seconds is not None and not segment_seconds > 0:
+        raise ConfigError(f"--segment-seconds must be more than 0 (got {segment_seconds:g})")
+    out = {"resume_": not no_resume, "keep_work": keep_work, "work_dir": work_dir}
+    if segment_seconds is not None:
+        out["segment_seconds"] = segment_seconds
+    return out
+
+
+def _run(graph, input: str, output: str, sets, device, on_error, progress, as_json, show_stats=False,
+         segmented: dict | None = None) -> None:
     from . import pipeline
     from .progress import progress_bar
 
     with progress_bar(Path(input).name, progress) as update:
-        stats = pipeline.run(graph, input, output, sets=sets or (), device=device, on_error=on_error, progress=update)
+        stats = pipeline.run(graph, input, output, sets=sets or (), device=device, on_error=on_error, progress=update,
+                             segmented=segmented)
     _report(stats, as_json, show_stats)
 
 
@@ -72,9 +94,12 @@ def run_cmd(graph: Path = typer.Argument(..., help="YAML graph file"),
             output: str = typer.Option(..., "--output", "-o", help="output file"),
             set_: Optional[List[str]] = typer.Option(None, "--set", help="override a parameter: node.param=value (repeatable; output.crf=20 too)"),
             device: Optional[str] = _DEVICE, on_error: str = _ON_ERROR, progress: Optional[bool] = _PROGRESS,
-            as_json: bool = _JSON, show_stats: bool = _STATS) -> None:
+            as_json: bool = _JSON, show_stats: bool = _STATS, resume: bool = _RESUME, no_resume: bool = _NO_RESUME,
+            segment_seconds: Optional[float] = _SEGMENT_SECONDS, work_dir: Optional[str] = _WORK_DIR,
+            keep_work: bool = _KEEP_WORK) -> None:
     """Run a YAML graph on a file: decode, process, encode (audio and subtitles kept)."""
-    _run(str(graph), input, output, set_, device, on_error, progress, as_json, show_stats)
+    segmented = _segmented(resume, no_resume, segment_seconds, work_dir, keep_work)
+    _run(str(graph), input, output, set_, device, on_error, progress, as_json, show_stats, segmented)
 
 
 @app.command()
@@ -101,10 +126,13 @@ def transcode(input: str = typer.Argument(..., help="input file"),
               ffmpeg_arg: Optional[List[str]] = typer.Option(None, "--ffmpeg-arg", help="extra FFmpeg output argument (repeatable)"),
               device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
               on_error: str = _ON_ERROR, progress: Optional[bool] = _PROGRESS, as_json: bool = _JSON,
-              show_stats: bool = _STATS) -> None:
+              show_stats: bool = _STATS, resume: bool = _RESUME, no_resume: bool = _NO_RESUME,
+              segment_seconds: Optional[float] = _SEGMENT_SECONDS, work_dir: Optional[str] = _WORK_DIR,
+              keep_work: bool = _KEEP_WORK) -> None:
     """Transcode a file with a graph built from flags (no flags: decode and re-encode)."""
     from .pipeline import transcode_graph
 
+    segmented = _segmented(resume, no_resume, segment_seconds, work_dir, keep_work)
     graph = transcode_graph(scale=scale, width=width, height=height, interp=interp, device=device,
                             denoise=denoise, lowlight=lowlight_method if lowlight else None,
                             sr=sr, sr_method=sr_method, pose=pose or pose_out is not None,
@@ -113,7 +141,7 @@ def transcode(input: str = typer.Argument(..., help="input file"),
                                         audio=audio, args=list(ffmpeg_arg or []),
                                         # the graph takes relative sidecar paths from the video's folder
                                         skeleton=os.path.abspath(pose_out) if pose_out else None))
-    _run(graph, input, output, (), None, on_error, progress, as_json, show_stats)
+    _run(graph, input, output, (), None, on_error, progress, as_json, show_stats, segmented)
 
 
 @app.command()

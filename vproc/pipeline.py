@@ -11,11 +11,14 @@ from .runtime import RunStats, Runtime
 
 
 def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] | tuple[str, ...] = (),
-        device: str | None = None, on_error: str = "stop", progress=None, overwrite: bool = True) -> RunStats:
+        device: str | None = None, on_error: str = "stop", progress=None, overwrite: bool = True,
+        segmented: dict[str, Any] | None = None) -> RunStats:
     """Decode ``input``, run it through ``graph`` and encode ``output``; returns the statistics.
 
     ``graph`` is a :class:`Graph` or the path of a YAML file; ``sets`` are ``node.param=value``
     overrides; ``progress`` is called as ``progress(frames_done, frames_expected)``.
+    ``segmented``: run segment by segment with resume (:func:`vproc.engines.local.run_segmented`),
+    these being its options (``segment_seconds``, ``work_dir``, ``resume_``, ``keep_work``).
     """
     from .io.sidecar import SidecarWriter, WithSidecar
     from .io.sink import FFmpegSink
@@ -29,6 +32,11 @@ def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] |
         raise ConfigError(f"device must be auto, cpu or cuda (got {device!r})")
     if Path(input).resolve() == Path(output).resolve():
         raise ConfigError(f"output '{output}' would overwrite the input")
+    if segmented is not None:
+        from .engines.local import run_segmented
+
+        return run_segmented(graph, input, output, device=device, on_error=on_error, progress=progress,
+                             overwrite=overwrite, **segmented)
     sink = FFmpegSink(output, graph.output, overwrite=overwrite, source_url=input)  # checks before decoding
     if graph.output.skeleton is not None:
         # relative: next to the video; {stem} is the video's name without its extension
