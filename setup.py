@@ -36,7 +36,9 @@ setup(
         # second OpenCV build that needs libGL, none of which these solutions use.
         "pose": ["absl-py>=1.0", "attrs>=19.1.0", "flatbuffers>=2.0", "protobuf>=4.25.3,<5",
                  "matplotlib>=3.5", "onnxruntime>=1.17"],
-        "ray": ["ray[default]>=2.9"],
+        # mediapipe 0.10.14 (the pose extra) needs protobuf 4: Ray 2.60 did not start with it,
+        # Ray 2.40 does (checked), so the two extras install together up to 2.40.
+        "ray": ["ray>=2.9,<2.41"],
         "test": ["pytest>=8", "pytest-timeout>=2", "scikit-image>=0.22", "onnx>=1.15"],
     },
     entry_points={"console_scripts": ["vproc=vproc.cli:main"]},

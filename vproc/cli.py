@@ -32,6 +32,9 @@ _NO_RESUME = typer.Option(False, "--no-resume", help="as --resume, but start ove
 _SEGMENT_SECONDS = typer.Option(None, "--segment-seconds", help="with --resume: segment length in seconds, cut at the next keyframe (default 30)")
 _WORK_DIR = typer.Option(None, "--work-dir", help="with --resume: the work folder (default: OUTPUT.vproc-work next to the output)")
 _KEEP_WORK = typer.Option(False, "--keep-work", help="with --resume: keep the work folder after a successful run")
+_ENGINE = typer.Option("local", "--engine", help="local | ray: ray runs the segments as Ray tasks in parallel (implies --resume; pip install 'vproc[ray]')")
+_ADDRESS = typer.Option(None, "--address", help="with --engine ray: auto, host:port or ray://head:10001 joins a running cluster (default: a Ray instance on this machine for the run)")
+_WORKERS = typer.Option(None, "--workers", help="with --engine ray: segments processed at once (default: the cluster's CPUs, or GPUs for a CUDA graph)")
 
 
 @app.callback()
@@ -62,9 +65,18 @@ def _report(stats, as_json: bool, show_stats: bool = False) -> None:
                 typer.echo("  " + " " * 12 + " " + ", ".join(f"{k} {v}" for k, v in st.summary.items()), err=True)
 
 
-def _segmented(resume: bool, no_resume: bool, segment_seconds, work_dir, keep_work: bool) -> dict | None:
+def _segmented(resume: bool, no_resume: bool, segment_seconds, work_dir, keep_work: bool, engine: str = "local",
+               address: str | None = None, workers: int | None = None) -> dict | None:
     """The segmented engine's options, or None for the normal (unsegmented) run."""
-    if not (resume or no_resume):
+    if engine not in ("local", "ray"):
+        raise ConfigError(f"--engine must be local or ray (got {engine!r})")
+    if engine == "local":
+        for flag, value in (("--address", address), ("--workers", workers)):
+            if value is not None:
+                raise ConfigError(f"{flag} needs --engine ray")
+    elif workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be 1 or more (got {workers})")
+    if not (resume or no_resume or engine == "ray"):
         for flag, value in (("--segment-seconds", segment_seconds), ("--work-dir", work_dir), ("--keep-work", keep_work)):
             if value:
                 raise ConfigError(f"{flag} needs --resume")
@@ -74,6 +86,8 @@ def _segmented(resume: bool, no_resume: bool, segment_seconds, work_dir, keep_wo
     out = {"resume_": not no_resume, "keep_work": keep_work, "work_dir": work_dir}
     if segment_seconds is not None:
         out["segment_seconds"] = segment_seconds
+    if engine == "ray":
+        out.update(engine="ray", address=address, workers=workers)
     return out
 
 
@@ -96,9 +110,10 @@ def run_cmd(graph: Path = typer.Argument(..., help="YAML graph file"),
             device: Optional[str] = _DEVICE, on_error: str = _ON_ERROR, progress: Optional[bool] = _PROGRESS,
             as_json: bool = _JSON, show_stats: bool = _STATS, resume: bool = _RESUME, no_resume: bool = _NO_RESUME,
             segment_seconds: Optional[float] = _SEGMENT_SECONDS, work_dir: Optional[str] = _WORK_DIR,
-            keep_work: bool = _KEEP_WORK) -> None:
+            keep_work: bool = _KEEP_WORK, engine: str = _ENGINE, address: Optional[str] = _ADDRESS,
+            workers: Optional[int] = _WORKERS) -> None:
     """Run a YAML graph on a file: decode, process, encode (audio and subtitles kept)."""
-    segmented = _segmented(resume, no_resume, segment_seconds, work_dir, keep_work)
+    segmented = _segmented(resume, no_resume, segment_seconds, work_dir, keep_work, engine, address, workers)
     _run(str(graph), input, output, set_, device, on_error, progress, as_json, show_stats, segmented)
 
 
@@ -128,11 +143,12 @@ def transcode(input: str = typer.Argument(..., help="input file"),
               on_error: str = _ON_ERROR, progress: Optional[bool] = _PROGRESS, as_json: bool = _JSON,
               show_stats: bool = _STATS, resume: bool = _RESUME, no_resume: bool = _NO_RESUME,
               segment_seconds: Optional[float] = _SEGMENT_SECONDS, work_dir: Optional[str] = _WORK_DIR,
-              keep_work: bool = _KEEP_WORK) -> None:
+              keep_work: bool = _KEEP_WORK, engine: str = _ENGINE, address: Optional[str] = _ADDRESS,
+              workers: Optional[int] = _WORKERS) -> None:
     """Transcode a file with a graph built from flags (no flags: decode and re-encode)."""
     from .pipeline import transcode_graph
 
-    segmented = _segmented(resume, no_resume, segment_seconds, work_dir, keep_work)
+    segmented = _segmented(resume, no_resume, segment_seconds, work_dir, keep_work, engine, address, workers)
     graph = transcode_graph(scale=scale, width=width, height=height, interp=interp, device=device,
                             denoise=denoise, lowlight=lowlight_method if lowlight else None,
                             sr=sr, sr_method=sr_method, pose=pose or pose_out is not None,

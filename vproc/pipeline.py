@@ -18,7 +18,9 @@ def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] |
     ``graph`` is a :class:`Graph` or the path of a YAML file; ``sets`` are ``node.param=value``
     overrides; ``progress`` is called as ``progress(frames_done, frames_expected)``.
     ``segmented``: run segment by segment with resume (:func:`vproc.engines.local.run_segmented`),
-    these being its options (``segment_seconds``, ``work_dir``, ``resume_``, ``keep_work``).
+    these being its options (``segment_seconds``, ``work_dir``, ``resume_``, ``keep_work``), and
+    ``engine``: ``"local"`` (default) or ``"ray"`` (:func:`vproc.engines.ray.run_ray`, which also
+    takes ``address`` and ``workers``).
     """
     from .io.sidecar import SidecarWriter, WithSidecar
     from .io.sink import FFmpegSink
@@ -33,10 +35,20 @@ def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] |
     if Path(input).resolve() == Path(output).resolve():
         raise ConfigError(f"output '{output}' would overwrite the input")
     if segmented is not None:
-        from .engines.local import run_segmented
+        options = dict(segmented)
+        engine = options.pop("engine", "local")
+        if engine == "ray":
+            from .engines.ray import run_ray as run_engine
+        elif engine == "local":
+            from .engines.local import run_segmented as run_engine
 
-        return run_segmented(graph, input, output, device=device, on_error=on_error, progress=progress,
-                             overwrite=overwrite, **segmented)
+            for key in ("address", "workers"):
+                if options.pop(key, None) is not None:
+                    raise ConfigError(f"{key} applies to the ray engine (--engine ray)")
+        else:
+            raise ConfigError(f"engine must be local or ray (got {engine!r})")
+        return run_engine(graph, input, output, device=device, on_error=on_error, progress=progress,
+                          overwrite=overwrite, **options)
     sink = FFmpegSink(output, graph.output, overwrite=overwrite, source_url=input)  # checks before decoding
     if graph.output.skeleton is not None:
         # relative: next to the video; {stem} is the video's name without its extension
