@@ -61,8 +61,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import vproc
-from vproc.io.ffmpeg import ffmpeg_binary
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import vproc  # noqa: E402
+from vproc.io.ffmpeg import ffmpeg_binary  # noqa: E402
 
 
 def make_clip(path: Path, seconds: float, size: str) -> None:
