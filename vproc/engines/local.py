@@ -53,7 +53,7 @@ class SegmentedRun:
     def total(self) -> int:
         return self.plan.frames
 
-    def todo(self) -> list[int]:
+    def unfinished(self) -> list[int]:
         """The segments still to process, in order."""
         return [seg for seg in range(len(self.plan)) if seg not in self.work.done]
 
@@ -92,7 +92,7 @@ class SegmentedRun:
 
     def finish(self) -> RunStats:
         """Join the segments into the output, remove the work folder (unless kept), the statistics."""
-        missing = self.todo()
+        missing = self.unfinished()
         if missing:
             raise MediaError(f"segment(s) {', '.join(str(s) for s in missing)} missing before the join")
         files = [self.path(seg) for seg in range(len(self.plan))]
@@ -161,7 +161,7 @@ def run_segmented(graph: Graph, input: str, output: str, *, segment_seconds: flo
     included; ``on_segment(index)`` is called before each segment is processed (tests)."""
     run = prepare(graph, input, output, segment_seconds=segment_seconds, work_dir=work_dir, resume_=resume_,
                   keep_work=keep_work, device=device, on_error=on_error, progress=progress, overwrite=overwrite)
-    for seg in run.todo():
+    for seg in run.unfinished():
         if on_segment:
             on_segment(seg)
         seg_stats = run_segment(graph, input, seg, run.plan, run.path(seg), context=run.context, device=device,

@@ -135,8 +135,8 @@ def run_ray(graph: Graph, input: str, output: str, *, segment_seconds: float = D
     ray = _import_ray()
     run = prepare(graph, input, output, segment_seconds=segment_seconds, work_dir=work_dir, resume_=resume_,
                   keep_work=keep_work, device=device, on_error=on_error, progress=progress, overwrite=overwrite)
-    todo = run.todo()
-    if not todo:
+    remaining = run.unfinished()
+    if not remaining:
         return run.finish()
     gpu = uses_cuda(graph, device)
     started = _connect(ray, address, workers)
@@ -150,8 +150,8 @@ def run_ray(graph: Graph, input: str, output: str, *, segment_seconds: float = D
                           retry_exceptions=False)(_segment_task)
         reporter = ray.remote(num_cpus=0)(_Progress).remote() if progress else None
         shared = {"graph": ray.put(graph), "kinds": ray.put(_node_classes(graph)), "plan": ray.put(run.plan)}
-        log.info("%d segment(s) to process on Ray, at most %d at a time%s", len(todo), limit, " (GPU)" if gpu else "")
-        pending = list(todo)
+        log.info("%d segment(s) to process on Ray, at most %d at a time%s", len(remaining), limit, " (GPU)" if gpu else "")
+        pending = list(remaining)
         running: dict = {}  # object ref -> segment
         try:
             while pending or running:

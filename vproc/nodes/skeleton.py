@@ -15,7 +15,7 @@ Per frame:
 
    ``blur`` smooths the luma first (Gaussian sigma in pixels) for ``threshold`` and ``canny``;
    ``invert`` swaps foreground and background; ``min_area`` drops 8-connected components
-   smaller than that many pixels (speckle that would each thin to a dot or a stub).
+   smaller than that many pixels (speckle that would each thin to a dot or a short spur).
 2. Zhang-Suen thinning (:func:`vproc.kernels.thin`, identical to scikit-image's
    ``skeletonize(method="zhang")``): lines one pixel wide, connectivity kept.
 3. Output (``output``): ``mask``, a ``gray`` frame of the same size, 255 on the skeleton and 0
