@@ -24,10 +24,16 @@ Protocol:
   on their first segment (not compile them): that load is part of the per-segment overhead measured.
 - (a) ``vproc.run``: one unsegmented run over the whole file, in this process.
 - (b) the Ray engine, 1 worker: a local Ray instance started with ``num_cpus=1`` (its start is
-  timed apart: "ray start", not in (b)), then ``run_ray`` over ``--segment-seconds`` (2) segments,
-  then the instance is shut down.
+  timed apart: "ray start", not in (b)), then ``run_ray`` over ``--segment-seconds`` (2) segments
+  (``--no-resume``: every segment is processed), then the instance is shut down.
 - (c) the same with 2 workers (``num_cpus=2``).
-- Serial part: after (c), with its segments kept (``keep_work``), the same ``run_ray`` again: every
+- Rounds: ``--repeat`` (3) rounds of (a), (b), (c), with (b) and (c) in alternating order, so a
+  drift in the machine's speed (a shared VM: two busy processes ran at 1.6x to 2.0x of one in
+  runs minutes apart) does not favour either; the table gives each run's median, and
+  the speed-up of every round is printed too. Before each round, the machine's own parallel
+  capacity: a pure-Python loop (about 1 s) alone, then two at once; 2 x (one) / (two at once) is
+  the most two workers could gain at that moment (2.0 on two free cores).
+- Serial part: after the last (c), with its segments kept (``keep_work``), the same ``run_ray`` again: every
   segment is already done, so this times exactly what no worker can share: planning (probing
   every packet, opening the graph once), the manifest, and the join (FFmpeg, stream copy).
 - Derived: speed-ups (b)/(c) and (a)/(c); per-segment overhead ((b) - (a)) / segments (decoding
@@ -38,7 +44,7 @@ Protocol:
   whatever the GPU graph takes per segment; the serial part (planning and join, both on the
   driver, no GPU) stays as measured here, so the ceiling on the speed-up is ``(b) / S``.
 
-Keep the machine otherwise quiet while it runs (about 3 minutes at the defaults on 2 cores).
+Keep the machine otherwise quiet while it runs (about 6 minutes at the defaults on 2 cores).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ if __name__ == "__main__":  # before numpy, numba or OpenCV are imported
 
 import math
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -74,6 +81,20 @@ def make_clip(path: Path, seconds: float, size: str) -> None:
                     "-pix_fmt", "yuv420p", str(path)], check=True)
 
 
+_SPIN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(25_000_000): x += i * i\nprint(time.perf_counter() - t)"
+
+
+def capacity() -> float:
+    """How much faster this machine runs two busy single-threaded processes than one (2.0 on two
+    free cores): a pure-Python loop of about a second, once alone, then twice at the same time."""
+    def spin(n: int) -> float:
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True) for _ in range(n)]
+        return max(float(p.communicate()[0]) for p in procs)
+
+    one = spin(1)
+    return 2 * one / spin(2)
+
+
 def timed(fn):
     t0 = time.perf_counter()
     out = fn()
@@ -87,6 +108,7 @@ def main(argv=None) -> int:
     ap.add_argument("--size", default="320x180")
     ap.add_argument("--graph", choices=("vsr", "denoise"), default="vsr")
     ap.add_argument("--threads", default="1", help="compute threads per process (0: as many as the libraries like)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of (a), (b), (c); the table gives medians")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
 
@@ -108,33 +130,44 @@ def main(argv=None) -> int:
         k = len(plan_segments(str(clip), args.segment_seconds))
         frames = plan_segments(str(clip), args.segment_seconds).frames
 
-        t_a, _ = timed(lambda: vproc.run(g, str(clip), str(tmp / "a.mkv")))
-        rows = {}
-        for n in (1, 2):
-            quiet = dict(include_dashboard=False, log_to_driver=False, logging_level="warning")
-            t_start, _ = timed(lambda: ray.init(num_cpus=n, **quiet))
-            try:
-                t_run, _ = timed(lambda: run_ray(g, str(clip), str(tmp / f"r{n}.mkv"), segment_seconds=args.segment_seconds,
-                                                 workers=n, keep_work=(n == 2)))
-            finally:
-                ray.shutdown()
-            rows[n] = (t_start, t_run)
+        walls: dict[str, list[float]] = {"a": [], 1: [], 2: []}
+        starts: dict[int, list[float]] = {1: [], 2: []}
+        quiet = dict(include_dashboard=False, log_to_driver=False, logging_level="warning")
+        caps: list[float] = []
+        for r in range(args.repeat):
+            caps.append(capacity())
+            walls["a"].append(timed(lambda: vproc.run(g, str(clip), str(tmp / "a.mkv")))[0])
+            for n in ((1, 2) if r % 2 == 0 else (2, 1)):
+                starts[n].append(timed(lambda: ray.init(num_cpus=n, **quiet))[0])
+                try:
+                    last = n == 2 and r == args.repeat - 1  # its segments are kept for the serial part
+                    walls[n].append(timed(lambda: run_ray(g, str(clip), str(tmp / f"r{n}.mkv"), resume_=False,
+                                                          segment_seconds=args.segment_seconds, workers=n,
+                                                          keep_work=last))[0])
+                finally:
+                    ray.shutdown()
         t_serial, _ = timed(lambda: run_ray(g, str(clip), str(tmp / "r2.mkv"), segment_seconds=args.segment_seconds))
         ref = _frames(tmp / "a.mkv")
         same = all(_frames(tmp / f"r{n}.mkv") == ref for n in (1, 2))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    t_b, t_c = rows[1][1], rows[2][1]
+    t_a, t_b, t_c = (statistics.median(walls[key]) for key in ("a", 1, 2))
+    rows = {n: (statistics.median(starts[n]), statistics.median(walls[n])) for n in (1, 2)}
     overhead = (t_b - t_a) / k
     parallel = t_b - t_serial
     print(f"\n{frames} frames {args.size}, {args.graph}, {k} segments of ~{args.segment_seconds:g}s, "
-          f"{os.cpu_count()} CPUs, {args.threads} compute thread(s) a process; outputs identical: {same}\n")
+          f"{os.cpu_count()} CPUs, {args.threads} compute thread(s) a process; outputs identical: {same}; "
+          f"medians of {args.repeat} round(s)\n")
     print("| run | wall s | fps | speed-up vs (b) | speed-up vs (a) |")
     print("|---|---:|---:|---:|---:|")
     print(f"| (a) unsegmented, local | {t_a:.1f} | {frames / t_a:.1f} | {t_b / t_a:.2f}x | 1.00x |")
     print(f"| (b) ray, 1 worker (+{rows[1][0]:.1f}s ray start) | {t_b:.1f} | {frames / t_b:.1f} | 1.00x | {t_a / t_b:.2f}x |")
     print(f"| (c) ray, 2 workers (+{rows[2][0]:.1f}s ray start) | {t_c:.1f} | {frames / t_c:.1f} | {t_b / t_c:.2f}x | {t_a / t_c:.2f}x |")
+    print("\nrounds, wall s (a) / (b) / (c), speed-up (b)/(c): " + "; ".join(
+        f"{a:.1f} / {b:.1f} / {c:.1f}, {b / c:.2f}x" for a, b, c in zip(walls["a"], walls[1], walls[2])))
+    print(f"machine capacity, two busy processes vs one, before each round: "
+          f"{', '.join(f'{c:.2f}x' for c in caps)} (median {statistics.median(caps):.2f}x)")
     print(f"\nserial part S (plan + manifest + join): {t_serial:.2f}s; per-segment overhead ((b)-(a))/{k}: "
           f"{overhead:.2f}s; parallel part P = (b) - S: {parallel:.1f}s ({parallel / k:.2f}s a segment)\n")
     print("| workers N | projected s | speed-up vs 1 worker |")
@@ -149,6 +182,7 @@ def main(argv=None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"frames": frames, "segments": k, "a": t_a, "b": t_b, "c": t_c,
+                                         "rounds": {"a": walls["a"], "b": walls[1], "c": walls[2], "capacity": caps},
                                          "ray_start": {n: r[0] for n, r in rows.items()}, "serial": t_serial,
                                          "overhead_per_segment": overhead, "projected": proj, "identical": same}, indent=2))
     return 0

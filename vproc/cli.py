@@ -358,8 +358,10 @@ def train_vsr(scale: int = typer.Option(..., "--scale", help="upscaling factor: 
               seed: int = typer.Option(0, "--seed", help="random seed (data, motion paths, initial weights)"),
               radius: int = typer.Option(2, "--radius", help="neighbours on each side of the window: 1 or 2"),
               causal: bool = typer.Option(False, "--causal", help="causal window: the radius+1 latest frames only (live use)"),
-              evaluate: bool = typer.Option(True, "--eval/--no-eval", help="measure Y-PSNR on the held-out synthetic clips after training")) -> None:
-    """Train the vsr node's network (sliding window, learned alignment) on the CPU."""
+              evaluate: bool = typer.Option(True, "--eval/--no-eval", help="measure Y-PSNR on the held-out synthetic clips after training"),
+              resume: bool = typer.Option(True, "--resume/--no-resume", help="continue from the checkpoint a stopped run left next to --out (<out>.ckpt, written every 500 steps) when its settings are the same")) -> None:
+    """Train the vsr node's network (sliding window, learned alignment) on the CPU. A stopped run
+    continues where its last checkpoint was, with the same result as an uninterrupted one."""
     from .errors import ConfigError
 
     if data is not None and not data.is_dir():  # before importing torch: a typo answers at once
@@ -381,7 +383,7 @@ def train_vsr(scale: int = typer.Option(..., "--scale", help="upscaling factor: 
         if step == 1 or step % 100 == 0 or step == total:
             typer.echo(f"step {step:>6}/{total}  loss {loss:.5f}  {time.perf_counter() - t0:7.1f}s", err=True)
 
-    summary = training.train(scale, degradation, steps, data, weights, seed, report, settings=settings)
+    summary = training.train(scale, degradation, steps, data, weights, seed, report, settings=settings, resume=resume)
     typer.echo(f"wrote {weights} ({summary['parameters']} parameters) in {summary['train_seconds']:.1f}s "
                f"(CPU time {summary['cpu_seconds']:.1f}s)", err=True)
     if evaluate:

@@ -140,6 +140,47 @@ def test_two_training_steps_run_deterministically_and_save(tmp_path):
     assert result["clips"] == 3 and math.isfinite(result["psnr_y_net"]) and math.isfinite(result["psnr_y_bicubic"])
 
 
+def test_a_stopped_training_resumes_from_its_checkpoint_bit_for_bit(tmp_path):
+    s = training.Settings(batch=2, lr_crop=12, radius=1, features=16, blocks=1)
+    kw = dict(settings=s, images=_tiny_images(), checkpoint_every=2)
+    training.train(2, "bi", 5, None, tmp_path / "whole.pt", 7, **kw)
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_3(step, steps, loss):
+        if step == 3:
+            raise Crash
+
+    with pytest.raises(Crash):
+        training.train(2, "bi", 5, None, tmp_path / "cut.pt", 7, crash_after_3, **kw)
+    ckpt = training.checkpoint_path(tmp_path / "cut.pt")
+    assert ckpt.is_file() and not (tmp_path / "cut.pt").exists()
+    steps = []
+    summary = training.train(2, "bi", 5, None, tmp_path / "cut.pt", 7, lambda k, n, l: steps.append(k), **kw)
+    assert steps == [3, 4, 5] and summary["resumed_at_step"] == 3 and not ckpt.exists()
+    a, b = torch.load(tmp_path / "whole.pt"), torch.load(tmp_path / "cut.pt")
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+    whole = json.loads((tmp_path / "whole.json").read_text())
+    assert whole["loss_curve"] == summary["loss_curve"]
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path):
+    s = training.Settings(batch=2, lr_crop=12, radius=1, features=16, blocks=1)
+
+    def stop_at_2(step, steps, loss):
+        if step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        training.train(2, "bi", 4, None, tmp_path / "w.pt", 7, stop_at_2, settings=s, images=_tiny_images(),
+                       checkpoint_every=2)
+    steps = []
+    training.train(2, "bi", 4, None, tmp_path / "w.pt", 8, lambda k, n, l: steps.append(k), settings=s,
+                   images=_tiny_images(), checkpoint_every=2)  # another seed: starts over
+    assert steps == [1, 2, 3, 4]
+
+
 def test_missing_or_broken_weights_are_one_line_errors(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         vsrnet.load(tmp_path / "none.pt")

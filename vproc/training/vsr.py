@@ -313,10 +313,17 @@ def build(s: Settings) -> vsrnet.VSRNet:
     return vsrnet.VSRNet(s.scale, s.radius, s.causal, 1, s.features, s.blocks)
 
 
+def checkpoint_path(out: str | Path) -> Path:
+    """Where :func:`train` keeps its checkpoint for the weights file ``out``."""
+    out = Path(out)
+    return out.with_name(out.name + ".ckpt")
+
+
 def train(scale: int = 4, degradation: str = "bi", steps: int | None = None, data: str | Path | None = None,
           out: str | Path | None = None, seed: int = 0,
           report: Callable[[int, int, float], None] | None = None, *,
-          settings: Settings | None = None, images: Sequence[np.ndarray] | None = None) -> dict:
+          settings: Settings | None = None, images: Sequence[np.ndarray] | None = None,
+          checkpoint_every: int = 500, resume: bool = True) -> dict:
     """Train the network; save it at ``out`` (default :func:`vproc.models.vsrnet.default_weights`)
     as ``{"config", "state"}`` and the settings, loss curve and timings next to it (``.json``);
     returns that summary.
@@ -324,6 +331,13 @@ def train(scale: int = 4, degradation: str = "bi", steps: int | None = None, dat
     ``settings`` (if given) replaces the defaults; ``scale``, ``degradation``, ``steps`` and ``seed``
     are applied on top of it. ``report(step, steps, loss)`` is called after every step.
     ``images``: in-memory images replacing the data folder (tests).
+
+    Every ``checkpoint_every`` steps the whole state (weights, optimiser, schedule, the data
+    generator's state, the loss history) goes to :func:`checkpoint_path` (``out`` + ``.ckpt``),
+    replaced atomically. With ``resume`` a run finds it and continues from it when its settings
+    are the same (otherwise it starts over), and the result is bit for bit that of an uninterrupted
+    run (tests/models/test_vsrnet.py): a CPU run of hours can stop and go on. The checkpoint is
+    deleted when the weights are written.
     """
     base = settings or Settings()
     kw = dict(scale=scale, degradation=degradation, seed=seed)
@@ -344,9 +358,19 @@ def train(scale: int = 4, degradation: str = "bi", steps: int | None = None, dat
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(k, s.steps) / s.steps)))
     history: list[float] = []
+    t_data, spent, first = 0.0, 0.0, 1  # spent: train seconds of earlier, checkpointed sessions
+    ckpt = checkpoint_path(out)
+    if resume and ckpt.is_file():
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        if state.get("settings") == asdict(s):
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["schedule"])
+            rng.bit_generator.state = state["rng"]
+            history, t_data, spent, first = state["history"], state["data_seconds"], state["seconds"], state["step"] + 1
     model.train()
-    t_data = 0.0
-    for step in range(1, s.steps + 1):
+    t_loop = time.perf_counter()
+    for step in range(first, s.steps + 1):
         td = time.perf_counter()
         lr, hr = dataset.batch(s, rng)
         t_data += time.perf_counter() - td
@@ -359,13 +383,17 @@ def train(scale: int = 4, degradation: str = "bi", steps: int | None = None, dat
         history.append(float(loss.detach()))
         if report is not None:
             report(step, s.steps, history[-1])
-    t_train, t_cpu = time.perf_counter() - t0, time.process_time() - c0
+        if checkpoint_every and step % checkpoint_every == 0 and step < s.steps:
+            _save_atomic({"settings": asdict(s), "step": step, "model": model.state_dict(),
+                          "optimizer": opt.state_dict(), "schedule": sched.state_dict(),
+                          "rng": rng.bit_generator.state, "history": history, "data_seconds": t_data,
+                          "seconds": spent + time.perf_counter() - t_loop}, ckpt)
+    t_train, t_cpu = spent + time.perf_counter() - t0, time.process_time() - c0
     model.eval()
     out.parent.mkdir(parents=True, exist_ok=True)
     saved = {"config": model.config, "state": {k: v.contiguous() for k, v in model.state_dict().items()}}
-    tmp = out.with_name(out.name + ".partial")
-    torch.save(saved, tmp)
-    tmp.replace(out)
+    _save_atomic(saved, out)
+    ckpt.unlink(missing_ok=True)
     every = max(1, s.steps // 200)
     tail = history[-min(100, len(history)):]
     summary = {
@@ -377,9 +405,10 @@ def train(scale: int = 4, degradation: str = "bi", steps: int | None = None, dat
         "torch": torch.__version__,
         "load_seconds": round(t_load, 1),
         "data_seconds": round(t_data, 1),
-        "train_seconds": round(t_train, 1),  # wall clock, loading included
-        "cpu_seconds": round(t_cpu, 1),
-        "seconds_per_step": round((t_train - t_load) / s.steps, 3),
+        "train_seconds": round(t_train, 1),  # wall clock, loading included (all sessions when resumed)
+        "cpu_seconds": round(t_cpu, 1),  # this session's
+        "resumed_at_step": first if first > 1 else None,
+        "seconds_per_step": round((time.perf_counter() - t_loop) / max(1, s.steps - first + 1), 3),
         "first_loss": history[0],
         "final_loss_mean_last_100": sum(tail) / len(tail),
         "loss_curve": {"every": every, "mean": [sum(history[i:i + every]) / len(history[i:i + every])
@@ -387,6 +416,12 @@ def train(scale: int = 4, degradation: str = "bi", steps: int | None = None, dat
     }
     write_json(out.with_suffix(".json"), summary)
     return summary
+
+
+def _save_atomic(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(obj, tmp)
+    tmp.replace(path)
 
 
 def write_json(path: Path, data: dict) -> None:
