@@ -194,8 +194,8 @@ def test_refuses_bad_params_and_formats():
                      ({"iterations": 0}, "iterations"), ({"step": 3}, "step"), ({"tolerance": 0}, "tolerance")]:
         with pytest.raises(ValueError, match=msg):
             VsrParams(**bad)
-    with pytest.raises(ValueError, match="method"):
-        build_params(VsrParams, {"method": "net"}, "node 'sr'")
+    with pytest.raises(ValueError, match="method must be one of flow, net"):
+        build_params(VsrParams, {"method": "magic"}, "node 'sr'")
     node = Vsr(VsrParams(), "cpu", "sr")
     with pytest.raises(ConfigError, match="put a convert node"):
         node.check(StreamInfo(64, 48, "nv12", TB))

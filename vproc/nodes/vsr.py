@@ -76,7 +76,9 @@ frames. Memory: the window's frames and their flows, whatever the video's length
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -97,6 +99,13 @@ MEDIUM_UP_TO = 160_000
 CUT_FRACTION = 0.4
 #: BT.601 luma weights of (R, G, B), for RGB formats.
 LUMA = (0.299, 0.587, 0.114)
+#: ``method: net``: cuts are told on a guide of this many lines (the flow itself is not needed).
+NET_GUIDE_LINES = 90
+#: ``method: net``, ``tile: 0``: frames up to this many low-res pixels a side go through whole.
+AUTO_TILE = 1024
+#: Low-res pixels of context around a tile, beyond the network's receptive radius (about 27 for
+#: the shipped design; tests/models/test_tiling.py checks tiles against whole frames).
+TILE_OVERLAP = 32
 #: Order of the planes of the RGB formats, as indices of R, G, B.
 _RGB_ORDER = {"gbrp": (2, 0, 1), "rgbpf32": (0, 1, 2)}
 
@@ -104,23 +113,37 @@ _RGB_ORDER = {"gbrp": (2, 0, 1), "rgbpf32": (0, 1, 2)}
 @dataclass(frozen=True)
 class VsrParams:
     scale: int = field(default=2, metadata={"help": "upscaling factor: 2, 3 or 4"})
-    method: Literal["flow"] = field(default="flow", metadata={
-        "help": "flow: multi-frame reconstruction from optical flow and back-projection (no weights)"})
+    method: Literal["flow", "net"] = field(default="flow", metadata={
+        "help": "flow: multi-frame reconstruction from optical flow and back-projection (no weights); "
+                "net: the project's sliding-window network (weights for x2 and x4 ship with vproc)"})
     radius: int = field(default=2, metadata={
-        "help": "frames on each side used for each frame, 0..3 (latency in frames)"})
-    iterations: int = field(default=3, metadata={"help": "back-projection iterations, 1..20"})
-    step: float = field(default=1.5, metadata={"help": "back-projection step size, 0.1..2"})
+        "help": "flow: frames on each side used for each frame, 0..3 (latency in frames); "
+                "net: the weights' own window is used"})
+    iterations: int = field(default=3, metadata={"help": "flow: back-projection iterations, 1..20"})
+    step: float = field(default=1.5, metadata={"help": "flow: back-projection step size, 0.1..2"})
     tolerance: float = field(default=12.0, metadata={
-        "help": "patch RMS difference (8-bit codes, 1..100) at which an aligned neighbour's weight "
+        "help": "flow: patch RMS difference (8-bit codes, 1..100) at which an aligned neighbour's weight "
                 "falls to 1/e; lower rejects more (safer at occlusions), higher fuses more"})
     motion: Literal["auto", "fast", "medium"] = field(default="auto", metadata={
-        "help": "DIS optical flow preset; auto: medium on small frames, fast on large ones"})
+        "help": "flow: DIS optical flow preset; auto: medium on small frames, fast on large ones"})
+    weights: str = field(default="", metadata={
+        "help": "net: a weights file from 'vproc train vsr' (default: the shipped vsrnet_x<scale>_<degradation>.pt)"})
+    degradation: Literal["bi", "bd"] = field(default="bi", metadata={
+        "help": "net: the downscaling the shipped weights and adapt assume: bi (bicubic) or bd (blur, then subsample)"})
+    adapt: int = field(default=0, metadata={
+        "help": "net: before upscaling, fine-tune on the video's own frames downscaled (self-supervised) for "
+                "this many steps, 0..5000 (0: off); see adapt_frames"})
+    adapt_frames: int = field(default=32, metadata={
+        "help": "net: frames at the start of the video held and adapted on, 2..1000 (their output waits for it)"})
+    tile: int = field(default=0, metadata={
+        "help": "net: process frames in tiles of this many low-res pixels square (with overlap), 0: auto "
+                "(whole frames up to 1024x1024, tiles of 1024 above), else 32..4096"})
 
     def __post_init__(self):
         if self.scale not in (2, 3, 4):
             raise ValueError(f"scale must be one of 2, 3, 4 (got {self.scale})")
-        if self.method != "flow":
-            raise ValueError(f"method must be flow (got {self.method!r})")
+        if self.method not in ("flow", "net"):
+            raise ValueError(f"method must be flow or net (got {self.method!r})")
         if not 0 <= self.radius <= 3:
             raise ValueError(f"radius must be within 0..3 (got {self.radius})")
         if not 1 <= self.iterations <= 20:
@@ -131,6 +154,16 @@ class VsrParams:
             raise ValueError(f"tolerance must be within 1..100 (got {self.tolerance})")
         if self.motion not in ("auto", "fast", "medium"):
             raise ValueError(f"motion must be auto, fast or medium (got {self.motion!r})")
+        if self.degradation not in ("bi", "bd"):
+            raise ValueError(f"degradation must be bi or bd (got {self.degradation!r})")
+        if not 0 <= self.adapt <= 5000:
+            raise ValueError(f"adapt must be within 0..5000 steps (got {self.adapt})")
+        if self.adapt and self.method != "net":
+            raise ValueError("adapt needs method: net (the flow method has no weights to adapt)")
+        if not 2 <= self.adapt_frames <= 1000:
+            raise ValueError(f"adapt_frames must be within 2..1000 (got {self.adapt_frames})")
+        if self.tile and not 32 <= self.tile <= 4096:
+            raise ValueError(f"tile must be 0 (auto) or within 32..4096 (got {self.tile})")
 
 
 @register("vsr")
@@ -163,14 +196,57 @@ class Vsr(TemporalNode):
         self.hr = (info.height * p.scale, info.width * p.scale)
         self.out_shapes = self.fmt.plane_shapes(self.hr[1], self.hr[0])
         self.rgb = _RGB_ORDER.get(self.fmt.name) if self.fmt.family == "rgb" else None
-        upscale = 2 if min(info.width, info.height) < UPSCALE_BELOW else 1
-        area = info.width * info.height * upscale * upscale
-        preset = p.motion if p.motion != "auto" else ("medium" if area <= MEDIUM_UP_TO else "fast")
-        self.motion = FlowWindow(info.width, info.height, guide_lines=max(info.width, info.height),
-                                 preset=preset, upscale=upscale)
+        self.net = None
+        self.adapt_stats: dict | None = None
+        self._pending: list[Frame] | None = None  # frames held for adapt
+        if p.method == "net":
+            self._open_net(info)
+            # Only cuts are told from the motion: a small guide does.
+            self.motion = FlowWindow(info.width, info.height, guide_lines=NET_GUIDE_LINES, preset="fast")
+        else:
+            upscale = 2 if min(info.width, info.height) < UPSCALE_BELOW else 1
+            area = info.width * info.height * upscale * upscale
+            preset = p.motion if p.motion != "auto" else ("medium" if area <= MEDIUM_UP_TO else "fast")
+            self.motion = FlowWindow(info.width, info.height, guide_lines=max(info.width, info.height),
+                                     preset=preset, upscale=upscale)
         self.tolerance = p.tolerance / 255.0
         self.reset()
         return info.replace(width=self.hr[1], height=self.hr[0])
+
+    def _open_net(self, info: StreamInfo) -> None:
+        """Load the network (the shipped weights unless ``weights`` names a file) onto the node's
+        device; its window sets the radius."""
+        from ..models import vsrnet
+        from ..training.adapt import MIN_CROP, crop_size
+
+        p = self.params
+        path = Path(p.weights) if p.weights else vsrnet.default_weights(p.scale, p.degradation)
+        if not p.weights and not path.is_file():
+            raise ConfigError(f"vsr: no shipped weights for x{p.scale} ({p.degradation}): {path.name}; train them "
+                              f"with 'vproc train vsr --scale {p.scale} --degradation {p.degradation}' or set weights:")
+        self.torch_device = "cuda" if self.device == "cuda" else "cpu"
+        net = vsrnet.load(path, self.torch_device)
+        if net.scale != p.scale:
+            raise ConfigError(f"vsr: the weights {path.name} upscale x{net.scale}, the node's scale is {p.scale}")
+        if net.channels != 1 or net.causal:
+            raise ConfigError(f"vsr: the weights {path.name} are not a luma sliding-window network "
+                              f"(channels {net.channels}, causal {net.causal}); the node runs those only")
+        if p.adapt and not crop_size(info.height, info.width, p.scale):
+            raise ConfigError(f"vsr adapt: frames of {info.width}x{info.height} are too small to adapt a "
+                              f"x{p.scale} network on (at least {MIN_CROP * p.scale}x{MIN_CROP * p.scale})")
+        self.net = net
+        self.radius = net.radius
+        self.tile = p.tile or AUTO_TILE
+        self._pending = [] if p.adapt else None
+
+    @property
+    def summary(self) -> dict:
+        """Scene cuts seen, and with ``adapt`` what the adaptation did (steps, seconds, the
+        self-supervised PSNR before and after)."""
+        out = {"cuts": self.cuts} if hasattr(self, "cuts") else {}
+        if self.adapt_stats is not None:
+            out["adapt"] = self.adapt_stats
+        return out
 
     def reset(self) -> None:
         """Forget all state (held frames, flows): the next frame starts a clip."""
@@ -185,6 +261,33 @@ class Vsr(TemporalNode):
     # -- arrival: luma, flows to the previous frame, cut detection -------------------------
 
     def process(self, frame: Frame) -> list[Frame]:
+        if self._pending is not None:  # adapt: hold the first frames, adapt on them, then go on
+            self._pending.append(frame)
+            return self._adapt() if len(self._pending) >= self.params.adapt_frames else []
+        return self._arrive(frame)
+
+    def flush(self) -> list[Frame]:
+        out = self._adapt() if self._pending is not None else []
+        return out + super().flush()
+
+    def _adapt(self) -> list[Frame]:
+        """Fine-tune the network on the held frames (:func:`vproc.training.adapt.adapt`), then
+        let them through."""
+        from ..training.adapt import adapt
+
+        held, self._pending = self._pending, None
+        lumas = []
+        for f in held:
+            y = self._luma_of(f)
+            lumas.append(y if isinstance(y, np.ndarray) else y.get())
+        self.adapt_stats = adapt(self.net, lumas, self.params.adapt, degradation=self.params.degradation,
+                                 device=self.torch_device)
+        out = []
+        for f in held:
+            out += self._arrive(f)
+        return out
+
+    def _arrive(self, frame: Frame) -> list[Frame]:
         luma = self._luma_of(frame)
         key = id(frame)
         out = []
@@ -223,6 +326,8 @@ class Vsr(TemporalNode):
     # -- output: register, weigh, back-project -------------------------------------------
 
     def process_window(self, window: list[Frame], center: Frame) -> list[Frame]:
+        if self.net is not None:
+            return self._net_window(window, center)
         k = self.kernels
         xp = np if center.device == "cpu" else devices.cupy()
         keys = [id(f) for f in window]
@@ -256,6 +361,24 @@ class Vsr(TemporalNode):
         # Keypoints and other coordinates in meta follow the pixels (vproc.geometry).
         meta = scale_meta(center.meta, self.s, self.s)
         return [center.with_data(self._output(xp, center, x), meta=meta)]
+
+    def _net_window(self, window: list[Frame], center: Frame) -> list[Frame]:
+        """``method: net``: the window's luma through the network (in tiles when large); the
+        luma planes cross to torch and back without copies (DLPack on CUDA)."""
+        import torch
+
+        from ..models.tiling import upscale_tiled
+        from ..models.vsrnet import MULTIPLE
+
+        xp = np if center.device == "cpu" else devices.cupy()
+        stack = xp.stack([self._luma[id(f)] for f in window])
+        with torch.inference_mode(), _torch_stream(xp):
+            x = torch.from_numpy(stack) if xp is np else torch.from_dlpack(stack)
+            y = upscale_tiled(self.net, x[None, :, None], self.s, self.tile, TILE_OVERLAP, MULTIPLE)[0, 0]
+            luma = y.numpy() if xp is np else xp.from_dlpack(y)
+        self.last = {"neighbours": len({id(f) for f in window}) - 1}
+        meta = scale_meta(center.meta, self.s, self.s)
+        return [center.with_data(self._output(xp, center, luma), meta=meta)]
 
     def _lr_flow(self, flow: np.ndarray) -> np.ndarray:
         """A guide-size flow at the LR frame's size, in LR pixels."""
@@ -305,6 +428,16 @@ class Vsr(TemporalNode):
         if whole is not None:
             return whole
         return tuple(result) if len(result) > 1 else result[0]
+
+
+def _torch_stream(xp):
+    """On CUDA, torch's work goes on the CuPy stream the runtime made current for this thread
+    (the kernels before and after it are ordered with it); on the CPU nothing."""
+    if xp is np:
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.cuda.stream(torch.cuda.ExternalStream(xp.cuda.get_current_stream().ptr))
 
 
 __all__ = ["Vsr", "VsrParams"]
