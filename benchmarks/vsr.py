@@ -43,9 +43,12 @@ the size:
   length with ``--vsr-format yuv444p``. The outputs must match the inputs in number and order
   (pts checked). Timed: ``node.process`` and ``node.flush`` only (numba compiled beforehand on
   three frames).
-- ``vproc net``, ``vproc net+adapt``: the same node with ``method: net`` (and ``adapt: true``),
-  run when this build's ``VsrParams`` accepts them; otherwise listed as "not available in this
-  build" with no numbers.
+- ``vproc net``, ``vproc net+adapt``: the same node with ``method: net`` and the shipped weights
+  (``vproc/weights/vsrnet_x<s>_bi.pt``), and with ``adapt: --adapt-steps`` (default 200): a fresh
+  node per sequence, so the shipped network is fine-tuned on the first 32 LR frames of each
+  sequence (``adapt_frames``), its own frames downscaled once more, before it upscales them; the
+  adaptation's time is in its fps. Listed as "not available" with no numbers when this build's
+  node or weights cannot run them.
 
 Metrics: Y-PSNR (peak 255) and Y-SSIM (``vproc.metrics``: Wang et al., 11x11 Gaussian window) on
 the BT.601 limited-range luma of MATLAB's ``rgb2ycbcr`` (unrounded) of the output RGB against the
@@ -65,7 +68,8 @@ resized with ``cv2.INTER_AREA`` to the LR size (aspect not kept), x4 320x180 -> 
 format the 10 fps target is checked in; chroma from the numpy BT.601 conversion averaged 2x2) and
 in ``rgbpf32``; a separate node first runs three frames (numba compiled, buffers allocated), then a
 fresh node is timed over ``process`` + ``flush``. Peers on the rgb24 frames, timed as above.
-Ratios: fps over vproc flow's (yuv420p). With ``--cuda``, the vproc methods on the GPU at x2
+``vproc net+adapt`` has no speed row (its adaptation is a one-off cost per video, not a rate),
+nor has ``vproc net`` at a scale it has no shipped weights for. Ratios: fps over vproc flow's (yuv420p). With ``--cuda``, the vproc methods on the GPU at x2
 960x540 -> 1920x1080 and x4 480x270 -> 1920x1080 (yuv420p frames uploaded beforehand, timed until
 the GPU has finished). That path is UNTESTED: it was written on a machine without a GPU. The
 1-minute load average at the start is printed: fps measured on a busy machine are low.
@@ -289,10 +293,13 @@ def run_lanczos(lrs, s: int):
     return list(got.reshape(len(lrs), s * h, s * w, 3)), spent
 
 
+ADAPT_STEPS = 200  # --adapt-steps
+
+
 def vsr_kwargs(method: str, s: int) -> dict:
     return {"flow": {"scale": s, "method": "flow"},
             "net": {"scale": s, "method": "net"},
-            "net-adapt": {"scale": s, "method": "net", "adapt": True}}[method]
+            "net-adapt": {"scale": s, "method": "net", "adapt": ADAPT_STEPS}}[method]
 
 
 def availability(method: str, s: int) -> str | None:
@@ -308,6 +315,11 @@ def availability(method: str, s: int) -> str | None:
         VsrParams(**kw)
     except (ValueError, TypeError) as exc:
         return f"VsrParams({', '.join(f'{k}={v!r}' for k, v in kw.items())}) refused: {exc}"
+    if kw["method"] == "net":
+        from vproc.models.vsrnet import default_weights
+
+        if not default_weights(s).is_file():
+            return f"no shipped x{s} weights ({default_weights(s).name})"
     return None
 
 
@@ -438,7 +450,7 @@ def speed(methods: list[str], n: int, cuda: bool) -> dict:
             elif m == "lanczos":
                 _, t = run_lanczos(rgbs, s)
                 row[METHODS[m]] = len(rgbs) / t
-            elif m in VPROC:
+            elif m in VPROC and m != "net-adapt" and not availability(m, s):  # adapt: a one-off cost, not a rate
                 for fmt in ("yuv420p", "rgbpf32"):
                     row[f"{METHODS[m]} ({fmt})"] = vproc_fps(m, rgbs, s, fmt)
         out["cpu"][label] = row
@@ -452,7 +464,7 @@ def speed(methods: list[str], n: int, cuda: bool) -> dict:
             for label, w, h, s in GPU_SIZES:
                 rgbs = speed_inputs(w, h, n)
                 out["cuda"][label] = {f"{METHODS[m]} (yuv420p)": vproc_fps_cuda(m, rgbs, s)
-                                      for m in methods if m in VPROC}
+                                      for m in methods if m in VPROC and m != "net-adapt" and not availability(m, s)}
     return out
 
 
@@ -549,6 +561,7 @@ def targets(report: dict, full: bool, s: int) -> list[dict]:
 
 
 def main() -> None:
+    global ADAPT_STEPS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=0, help="first N frames of each Vid4 sequence (default 0: all)")
     ap.add_argument("--scale", type=int, default=4, choices=[2, 3, 4])
@@ -557,6 +570,7 @@ def main() -> None:
     ap.add_argument("--vsr-format", default="rgbpf32", choices=["rgbpf32", "yuv444p"],
                     help="frame format the vproc node gets on Vid4 (default: %(default)s)")
     ap.add_argument("--speed-frames", type=int, default=30, help="frames per speed measurement (0: no speed)")
+    ap.add_argument("--adapt-steps", type=int, default=ADAPT_STEPS, help="adapt steps of vproc net+adapt (default: %(default)s)")
     ap.add_argument("--json", type=Path, help="write every number here")
     ap.add_argument("--cuda", action="store_true",
                     help="also time the vproc methods on the GPU at 540p -> 1080p and 270p -> 1080p (untested)")
@@ -567,6 +581,7 @@ def main() -> None:
         sys.exit(f"benchmarks/vsr.py needs the shared data set at {DATA} (Vid4/GT); "
                  "it is not there, so there is nothing to measure")
     s = args.scale
+    ADAPT_STEPS = args.adapt_steps
     methods = [m for m in METHODS if m in args.methods]
     unavailable = {m: availability(m, s) for m in methods if m in VPROC}
     runnable = [m for m in methods if not unavailable.get(m)]

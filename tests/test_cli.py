@@ -160,6 +160,12 @@ def test_transcode_bad_sr_scale(clip_mp4, out_dir):
     assert media.leftovers(out_dir) == []
 
 
+def test_transcode_net_without_weights_for_the_scale_is_one_line(clip_mp4, out_dir):
+    result = run_vproc("transcode", clip_mp4, out_dir / "sr.mp4", "--sr", "3", "--sr-method", "net")
+    assert result.returncode == 2 and "no shipped weights for x3" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and media.leftovers(out_dir) == []
+
+
 def test_transcode_variable_frame_rate(vfr_mkv, out_dir):
     result = run_vproc("transcode", vfr_mkv, out_dir / "vfr.mp4", "--width", "80", "--height", "-1", "--json")
     assert result.returncode == 0, result.stderr

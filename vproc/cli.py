@@ -128,7 +128,8 @@ def transcode(input: str = typer.Argument(..., help="input file"),
               lowlight: bool = typer.Option(False, "--lowlight", help="brighten dark video (after --denoise when both are given)"),
               lowlight_method: str = typer.Option("curve", "--lowlight-method", help="curve | net: the lowlight node's method"),
               sr: Optional[int] = typer.Option(None, "--sr", help="temporal super-resolution by 2, 3 or 4 (after --denoise/--lowlight)"),
-              sr_method: str = typer.Option("flow", "--sr-method", help="the vsr node's method (flow)"),
+              sr_method: str = typer.Option("flow", "--sr-method", help="the vsr node's method: flow (optical flow, no weights) | net (the shipped network)"),
+              sr_adapt: int = typer.Option(0, "--sr-adapt", help="with --sr-method net: fine-tune the network on the video's own first frames for this many steps first (0: off)"),
               pose: bool = typer.Option(False, "--pose", help="find people's body keypoints and draw their skeletons"),
               pose_out: Optional[str] = typer.Option(None, "--pose-out", help="also write the keypoints to this JSON Lines sidecar (implies --pose)"),
               pose_overlay: bool = typer.Option(True, "--pose-overlay/--no-pose-overlay", help="draw the skeletons onto the video (with --pose)"),
@@ -151,7 +152,7 @@ def transcode(input: str = typer.Argument(..., help="input file"),
     segmented = _segmented(resume, no_resume, segment_seconds, work_dir, keep_work, engine, address, workers)
     graph = transcode_graph(scale=scale, width=width, height=height, interp=interp, device=device,
                             denoise=denoise, lowlight=lowlight_method if lowlight else None,
-                            sr=sr, sr_method=sr_method, pose=pose or pose_out is not None,
+                            sr=sr, sr_method=sr_method, sr_adapt=sr_adapt, pose=pose or pose_out is not None,
                             pose_overlay=pose_overlay,
                             output=dict(codec=codec, crf=crf, bitrate=bitrate, preset=preset, pix_fmt=pix_fmt,
                                         audio=audio, args=list(ffmpeg_arg or []),
@@ -387,7 +388,9 @@ def train_vsr(scale: int = typer.Option(..., "--scale", help="upscaling factor: 
     typer.echo(f"wrote {weights} ({summary['parameters']} parameters) in {summary['train_seconds']:.1f}s "
                f"(CPU time {summary['cpu_seconds']:.1f}s)", err=True)
     if evaluate:
-        summary["metrics"] = training.evaluate(vsrnet.load(weights), degradation, data)
+        net = vsrnet.load(weights)
+        summary["metrics"] = {"held_out": training.evaluate(net, degradation, data),
+                              "synthetic": training.synthetic_check(net, degradation)}
         training.write_json(weights.with_suffix(".json"), summary)
         typer.echo(json.dumps(summary["metrics"], indent=2))
 

@@ -65,7 +65,7 @@ def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] |
 def transcode_graph(*, scale: float | None = None, width: int | None = None, height: int | None = None,
                     interp: str = "bicubic", pix_fmt_convert: str | None = None, denoise: bool = False,
                     lowlight: str | None = None, sr: int | None = None, sr_method: str = "flow",
-                    pose: bool = False, pose_overlay: bool = True, output: dict[str, Any] | None = None, device: str = "auto") -> Graph:
+                    sr_adapt: int = 0, pose: bool = False, pose_overlay: bool = True, output: dict[str, Any] | None = None, device: str = "auto") -> Graph:
     """The graph ``vproc transcode`` runs, built from its flags (no flags: decode and re-encode).
 
     The order is the one of ``graphs/lowlight.yaml`` (denoise before the curve: measured better),
@@ -73,8 +73,8 @@ def transcode_graph(*, scale: float | None = None, width: int | None = None, hei
     keypoints along), then super-resolution (on the cleaned frames, as its back-projection would
     sharpen noise), then the resize, then the pose overlay (drawn at the output size: crisp lines);
     the enhancement nodes work on the source's pixels, not on more of them.
-    ``lowlight`` is the curve method (``"curve"`` or ``"net"``) or None; ``sr`` the vsr scale;
-    ``pose`` adds the pose node, and the overlay node unless ``pose_overlay`` is false.
+    ``lowlight`` is the curve method (``"curve"`` or ``"net"``) or None; ``sr`` the vsr scale,
+    ``sr_method`` its method and ``sr_adapt`` its ``adapt`` steps (net only); ``pose`` adds the pose node, and the overlay node unless ``pose_overlay`` is false.
     """
     nodes: dict[str, dict] = {}
     last = "source"
@@ -89,7 +89,10 @@ def transcode_graph(*, scale: float | None = None, width: int | None = None, hei
         nodes["pose"] = {"type": "pose", "in": last}
         last = "pose"
     if sr is not None:
-        nodes["vsr"] = {"type": "vsr", "in": last, "params": {"scale": sr, "method": sr_method}}
+        sr_params: dict[str, Any] = {"scale": sr, "method": sr_method}
+        if sr_adapt:
+            sr_params["adapt"] = sr_adapt
+        nodes["vsr"] = {"type": "vsr", "in": last, "params": sr_params}
         last = "vsr"
     if scale is not None or width is not None or height is not None:
         params: dict[str, Any] = {"interp": interp}
