@@ -1,7 +1,20 @@
-"""``vsr``: temporal video super-resolution by 2, 3 or 4, ``method: flow`` (no weights).
+"""``vsr``: temporal video super-resolution by 2, 3 or 4: ``method: flow`` (no weights) or
+``method: net`` (the project's network).
 
-Multi-frame reconstruction from a window of ``2 * radius + 1`` low-res (LR) frames (clamped at the
-clip's ends) around each output frame, on the luma, in floats in [0, 1]:
+``method: net`` (:meth:`Vsr._net_window`): the luma of each window (the network's own, ``2 r + 1``
+frames for its radius, clamped at the clip's ends as below) goes through
+:class:`vproc.models.vsrnet.VSRNet` (weights from ``weights``, or the shipped
+``vproc/weights/vsrnet_x<scale>_<degradation>.pt``), in overlapping tiles when the frame is
+larger than ``tile`` (:mod:`vproc.models.tiling`: memory bounded by the tile, stitched output
+equal to a whole-frame pass); chroma and RGB as step 4 below. ``adapt: N`` holds the first
+``adapt_frames`` frames, fine-tunes the network on them for N steps
+(:func:`vproc.training.adapt.adapt`: the frames downscaled once more are the inputs, the frames
+themselves the targets) and then lets them through; the node's ``summary`` reports it. On CUDA
+the planes go to torch and back through DLPack (no copies), torch working on the runtime's CuPy
+stream. Cuts are detected as below, on a small guide (the flow itself is not used).
+
+``method: flow``: multi-frame reconstruction from a window of ``2 * radius + 1`` low-res (LR)
+frames (clamped at the clip's ends) around each output frame, on the luma, in floats in [0, 1]:
 
 1. Motion (:class:`vproc.motion.FlowWindow`): OpenCV's DIS optical flow between consecutive
    frames in both directions on the full-size luma (enlarged 2x, bicubic, below
@@ -168,8 +181,9 @@ class VsrParams:
 
 @register("vsr")
 class Vsr(TemporalNode):
-    """Video super-resolution: optical-flow registration of 2r+1 frames, robust weights and
-    iterative back-projection on the luma; chroma bicubic (see the module docstring)."""
+    """Video super-resolution on the luma, chroma bicubic: optical-flow registration of 2r+1
+    frames, robust weights and iterative back-projection (``flow``), or the sliding-window
+    network, optionally adapted to the video first (``net``); see the module docstring."""
 
     Params = VsrParams
     devices = ("cpu", "cuda")
