@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import importlib
 
+from .allocator import tune as _tune_allocator
+
 __version__ = "0.1.0"
+_tune_allocator()  # frame buffers recycled, not mapped afresh every frame (vproc/allocator.py)
 
 _EXPORTS = {
     "Frame": "vproc.frame", "StreamInfo": "vproc.frame", "ColorInfo": "vproc.frame",
