@@ -109,3 +109,22 @@ def test_a_temporal_node_in_a_real_graph_keeps_count_and_times(clip_mp4, tmp_pat
     src, dst = media.inspect(clip_mp4), media.inspect(out)
     assert stats.frames_in == stats.frames_out == src.frames == dst.frames
     assert dst.video_times == src.video_times
+
+
+@pytest.mark.parametrize("future", [0, 1])
+def test_asymmetric_windows_have_future_frames_of_latency(future):
+    """``future`` < ``radius``: the window holds ``radius`` frames before the centre and
+    ``future`` after it; frame c comes out once c + future is in (0: at once, causal)."""
+    node = WindowMean(MeanParams(2))
+    node.open(None)
+    node.future = future
+    assert (node.latency, node.warmup) == (future, 2)
+    emitted = []
+    for i in range(5):
+        emitted.append([f.pts for f in node.process(frame(i))])
+    emitted.append([f.pts for f in node.flush()])
+    assert emitted[future] == [100] and emitted[4] == [100 + 40 * (4 - future)]
+    assert sum(len(e) for e in emitted) == 5
+    last = 4
+    want = [[min(max(c + d, 0), last) for d in range(-2, future + 1)] for c in range(5)]
+    assert node.windows == want

@@ -103,24 +103,33 @@ class TemporalNode(Node):
     """Helper for nodes that work on a sliding window of frames around each output frame.
 
     A subclass sets ``self.radius`` (frames on each side: the window holds ``2 * radius + 1``)
-    in ``open()`` and implements :meth:`process_window`. The window is clamped at the clip's ends:
-    positions before the first frame repeat the first, positions after the last repeat the last.
-    Frame ``c`` is emitted once frame ``c + radius`` has arrived, so ``latency`` and ``warmup``
-    are both ``radius``; :meth:`flush` drains the rest (PyAV's ``encode(None)`` idiom).
+    in ``open()`` and implements :meth:`process_window`. Setting ``self.future`` as well makes the
+    window asymmetric: ``radius`` frames before the centre and ``future`` after it (``future = 0``:
+    a causal window, the output frame last). The window is clamped at the clip's ends: positions
+    before the first frame repeat the first, positions after the last repeat the last. Frame
+    ``c`` is emitted once frame ``c + future`` has arrived, so ``latency`` is ``future`` (by
+    default ``radius``) and ``warmup`` is ``radius``; :meth:`flush` drains the rest (PyAV's
+    ``encode(None)`` idiom).
 
     :meth:`drain` ends the current window early (a scene cut): it emits what is held, with windows
     clamped to the frames before the cut, and the next frame starts a new clip.
     """
 
     radius: int = 0
+    #: Frames after the centre in the window; None: ``radius`` (symmetric).
+    future: int | None = None
 
     def __init__(self, params=None, device: str = "cpu", name: str | None = None):
         super().__init__(params, device, name)
         self._clear()
 
     @property
+    def _ahead(self) -> int:
+        return self.radius if self.future is None else self.future
+
+    @property
     def latency(self) -> int:  # type: ignore[override]
-        return self.radius
+        return self._ahead
 
     @property
     def warmup(self) -> int:  # type: ignore[override]
@@ -128,14 +137,14 @@ class TemporalNode(Node):
 
     @abc.abstractmethod
     def process_window(self, window: list[Frame], center: Frame) -> list[Frame]:
-        """Output for ``center`` from its ``2 * radius + 1`` neighbours (``window[radius]`` is
-        ``center``). Frames in the window are shared: never write into their arrays."""
+        """Output for ``center`` from its ``radius + 1 + future`` neighbours (``window[radius]``
+        is ``center``). Frames in the window are shared: never write into their arrays."""
 
     def process(self, frame: Frame) -> list[Frame]:
         self._held.append(frame)
         self._count += 1
         out = []
-        while self._next + self.radius < self._count:
+        while self._next + self._ahead < self._count:
             out += self._emit(self._next)
             self._next += 1
         while self._first < self._next - self.radius:  # no window reaches these any more
@@ -157,7 +166,7 @@ class TemporalNode(Node):
 
     def _emit(self, c: int) -> list[Frame]:
         last = self._count - 1
-        window = [self._held[min(max(c + d, 0), last) - self._first] for d in range(-self.radius, self.radius + 1)]
+        window = [self._held[min(max(c + d, 0), last) - self._first] for d in range(-self.radius, self._ahead + 1)]
         return self.process_window(window, window[self.radius])
 
     def _clear(self) -> None:

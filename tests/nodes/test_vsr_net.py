@@ -81,6 +81,25 @@ def test_each_output_is_the_network_on_its_clamped_window(weights):
         assert np.abs(got.planes[0].astype(int) - want).max() <= 1
 
 
+def test_a_causal_network_adds_no_latency(tmp_path):
+    rng = np.random.default_rng(5)
+    images = [(rng.random((60, 60, 3)) * 255).astype(np.uint8) for _ in range(2)]
+    s = training.Settings(batch=2, lr_crop=12, radius=2, causal=True, features=8, blocks=1)
+    training.train(2, "bi", 1, None, tmp_path / "causal.pt", 0, settings=s, images=images)
+    node, _ = make({2: str(tmp_path / "causal.pt")}, 30, 24)
+    assert (node.latency, node.warmup) == (0, 2)
+    frames = moving(24, 30, 4)
+    net = vsrnet.load(tmp_path / "causal.pt")
+    lumas = [torch.from_numpy(f.astype(np.float32) / 255) for f in frames]
+    for c, y in enumerate(frames):
+        (got,) = node.process(Frame(y, c, TB, "gray"))  # out at once
+        window = torch.stack([lumas[max(c + d, 0)] for d in (-2, -1, 0)])[None, :, None]
+        with torch.no_grad():
+            want = np.clip(np.round(net(window)[0, 0].numpy() * 255), 0, 255)
+        assert got.pts == c and np.abs(got.planes[0].astype(int) - want).max() <= 1
+    assert node.flush() == []
+
+
 def test_ten_bit_and_rgb_frames(weights):
     h, w = 24, 30
     ys = moving(h, w, 3)

@@ -1,8 +1,9 @@
 """``vsr``: temporal video super-resolution by 2, 3 or 4: ``method: flow`` (no weights) or
 ``method: net`` (the project's network).
 
-``method: net`` (:meth:`Vsr._net_window`): the luma of each window (the network's own, ``2 r + 1``
-frames for its radius, clamped at the clip's ends as below) goes through
+``method: net`` (:meth:`Vsr._net_window`): the luma of each window (the network's own: ``2 r + 1``
+frames for its radius, or for a causal network the ``r + 1`` latest, the output frame last, which
+adds no latency: for live use; clamped at the clip's ends as below) goes through
 :class:`vproc.models.vsrnet.VSRNet` (weights from ``weights``, or the shipped
 ``vproc/weights/vsrnet_x<scale>_<degradation>.pt``), in overlapping tiles when the frame is
 larger than ``tile`` (:mod:`vproc.models.tiling`: memory bounded by the tile, stitched output
@@ -211,6 +212,7 @@ class Vsr(TemporalNode):
         self.out_shapes = self.fmt.plane_shapes(self.hr[1], self.hr[0])
         self.rgb = _RGB_ORDER.get(self.fmt.name) if self.fmt.family == "rgb" else None
         self.net = None
+        self.future = None  # a symmetric window, but for a causal network
         self.adapt_stats: dict | None = None
         self._pending: list[Frame] | None = None  # frames held for adapt
         if p.method == "net":
@@ -242,14 +244,14 @@ class Vsr(TemporalNode):
         net = vsrnet.load(path, self.torch_device)
         if net.scale != p.scale:
             raise ConfigError(f"vsr: the weights {path.name} upscale x{net.scale}, the node's scale is {p.scale}")
-        if net.channels != 1 or net.causal:
-            raise ConfigError(f"vsr: the weights {path.name} are not a luma sliding-window network "
-                              f"(channels {net.channels}, causal {net.causal}); the node runs those only")
+        if net.channels != 1:
+            raise ConfigError(f"vsr: the weights {path.name} are for {net.channels} planes; the node runs luma networks")
         if p.adapt and not crop_size(info.height, info.width, p.scale):
             raise ConfigError(f"vsr adapt: frames of {info.width}x{info.height} are too small to adapt a "
                               f"x{p.scale} network on (at least {MIN_CROP * p.scale}x{MIN_CROP * p.scale})")
         self.net = net
         self.radius = net.radius
+        self.future = 0 if net.causal else None  # causal: the output frame last, no latency
         self.tile = p.tile or AUTO_TILE
         self._pending = [] if p.adapt else None
 
