@@ -28,7 +28,7 @@ import torch
 
 from ..errors import ConfigError
 from ..models.vsrnet import VSRNet
-from .vsr import charbonnier, degrade, quantize
+from .vsr import augment, charbonnier, degrade, quantize
 
 #: Smallest crop side (at the downscaled size): fewer pixels leave the network nothing to learn.
 MIN_CROP = 8
@@ -49,7 +49,7 @@ def _windows(count: int, window: int, center: int, rng: np.random.Generator, n: 
 
 
 def _pairs(frames: Sequence[np.ndarray], net: VSRNet, crop: int, degradation: str, rng: np.random.Generator,
-           n: int, augment: bool) -> tuple[torch.Tensor, torch.Tensor]:
+           n: int, flips: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` training pairs: downscaled windows ``(n, T, 1, crop, crop)`` and their centre
     frames ``(n, 1, s crop, s crop)`` at the video's size."""
     s, hr = net.scale, net.scale * crop
@@ -58,14 +58,7 @@ def _pairs(frames: Sequence[np.ndarray], net: VSRNet, crop: int, degradation: st
     for idx in _windows(len(frames), net.window, net.center, rng, n):
         y, x = int(rng.integers(0, h - hr + 1)), int(rng.integers(0, w - hr + 1))
         clip = np.stack([frames[i][y:y + hr, x:x + hr] for i in idx])
-        if augment:
-            if rng.random() < 0.5:
-                clip = clip[:, :, ::-1]
-            if rng.random() < 0.5:
-                clip = clip[:, ::-1]
-            if rng.random() < 0.5:
-                clip = clip.transpose(0, 2, 1)
-        clips.append(np.ascontiguousarray(clip, dtype=np.float32))
+        clips.append(np.ascontiguousarray(augment(clip, rng) if flips else clip, dtype=np.float32))
     hi = torch.from_numpy(np.stack(clips))
     b, t = hi.shape[:2]
     lo = quantize(degrade(hi.reshape(b * t, 1, hr, hr), s, degradation)).reshape(b, t, 1, crop, crop)

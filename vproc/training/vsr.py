@@ -215,7 +215,8 @@ def video_clip(frames: list[np.ndarray], s: Settings, rng: np.random.Generator) 
     return np.stack(clip).astype(np.float32) / 255.0
 
 
-def _augment(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def augment(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random horizontal and vertical flips and transposition of a clip ``(T, H, W)`` (all its frames alike)."""
     if rng.random() < 0.5:
         clip = clip[:, :, ::-1]
     if rng.random() < 0.5:
@@ -300,7 +301,7 @@ class TrainingData:
                 clip = video_clip(self.videos[rng.integers(len(self.videos))], s, rng)
             else:
                 clip = synthetic_clip(self.images[rng.integers(len(self.images))], s, rng)
-            clips.append(_augment(clip, rng))
+            clips.append(augment(clip, rng))
         return make_pair(np.stack(clips), s)
 
 
