@@ -81,6 +81,24 @@ def test_each_output_is_the_network_on_its_clamped_window(weights):
         assert np.abs(got.planes[0].astype(int) - want).max() <= 1
 
 
+def test_tiles_give_the_whole_frame_result_and_state_stays_bounded(weights):
+    """A frame larger than ``tile`` goes through in tiles (each frame's features then computed
+    per tile); the result is the one-pass result (features cached per frame) to a code value."""
+    h, w = 50, 75
+    frames = moving(h, w, 12)
+    whole, _ = make(weights, w, h)
+    tiled, _ = make(weights, w, h, tile=32)
+    a, b = [], []
+    for i, y in enumerate(frames):
+        a += whole.process(Frame(y, i, TB, "gray"))
+        b += tiled.process(Frame(y, i, TB, "gray"))
+        assert len(whole._feats) <= 3 and not tiled._feats  # the window's frames only
+    a, b = a + whole.flush(), b + tiled.flush()
+    assert len(a) == len(b) == 12
+    for x, y in zip(a, b):
+        assert np.abs(x.planes[0].astype(int) - y.planes[0].astype(int)).max() <= 1
+
+
 def test_a_causal_network_adds_no_latency(tmp_path):
     rng = np.random.default_rng(5)
     images = [(rng.random((60, 60, 3)) * 255).astype(np.uint8) for _ in range(2)]

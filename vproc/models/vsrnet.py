@@ -157,18 +157,34 @@ class VSRNet(nn.Module):
         self.body = nn.Sequential(*[ResBlock(features) for _ in range(blocks)])
         self.up = Upsampler(self.scale, features, up_features, channels)
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        """Planes ``(M, C, h, w)`` padded (replicated border, bottom and right) to multiples of
+        :data:`MULTIPLE`, channels-last."""
+        h, w = x.shape[-2:]
+        ph, pw = -h % MULTIPLE, -w % MULTIPLE
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def features(self, padded: torch.Tensor) -> torch.Tensor:
+        """The extractor's features ``(M, features, hp, wp)`` of padded planes (:meth:`pad`): the
+        same for a frame in every window, so a caller going through a video may compute them once
+        per frame and pass them to :meth:`forward`."""
+        return _act(self.feat2(_act(self.feat1(padded))))
+
+    def forward(self, frames: torch.Tensor, feats: torch.Tensor | None = None) -> torch.Tensor:
+        """``frames`` ``(N, T, C, h, w)``; ``feats``: their :meth:`features` ``(N, T, features, hp,
+        wp)`` if already computed (the same result, less work)."""
         if frames.ndim != 5 or frames.shape[1] != self.window or frames.shape[2] != self.channels:
             raise ConfigError(f"VSRNet: expected frames (N, {self.window}, {self.channels}, h, w) "
                               f"(got {tuple(frames.shape)})")
         n, t, c, h, w = frames.shape
-        ph, pw = -h % MULTIPLE, -w % MULTIPLE
-        x = frames.reshape(n * t, c, h, w)
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
-        x = x.contiguous(memory_format=torch.channels_last)
+        x = self.pad(frames.reshape(n * t, c, h, w))
         hp, wp = x.shape[-2:]
-        feats = _act(self.feat2(_act(self.feat1(x)))).reshape(n, t, -1, hp, wp)
+        if feats is None:
+            feats = self.features(x)
+        feats = feats.reshape(n, t, -1, hp, wp)
         x = x.reshape(n, t, c, hp, wp)
         centre = x[:, self.center]
         others = [k for k in range(t) if k != self.center]

@@ -268,6 +268,7 @@ class Vsr(TemporalNode):
         """Forget all state (held frames, flows): the next frame starts a clip."""
         self._clear()
         self._luma: dict[int, object] = {}
+        self._feats: dict[int, object] = {}  # method net: the network's features of each held frame
         self.motion.reset()
         #: The last output's numbers, for tests and diagnostics: ``neighbours`` fused, and
         #: ``cuts``: scene cuts detected so far.
@@ -315,14 +316,16 @@ class Vsr(TemporalNode):
         self._luma[key] = luma
         out += super().process(frame)
         held = {id(f) for f in self._held}
-        for k in [k for k in self._luma if k not in held]:
-            del self._luma[k]
+        for table in (self._luma, self._feats):  # ids are reused once frames are gone: forget them
+            for k in [k for k in table if k not in held]:
+                del table[k]
         self.motion.keep(held | {key})  # the newest frame is the next one's reference (radius 0)
         return out
 
     def drain(self) -> list[Frame]:
         out = super().drain()
         self._luma.clear()
+        self._feats.clear()
         self.motion.reset()
         return out
 
@@ -387,10 +390,19 @@ class Vsr(TemporalNode):
         from ..models.vsrnet import MULTIPLE
 
         xp = np if center.device == "cpu" else devices.cupy()
-        stack = xp.stack([self._luma[id(f)] for f in window])
+        keys = [id(f) for f in window]
+        stack = xp.stack([self._luma[k] for k in keys])
+        h, w = self.lr
         with torch.inference_mode(), _torch_stream(xp):
             x = torch.from_numpy(stack) if xp is np else torch.from_dlpack(stack)
-            y = upscale_tiled(self.net, x[None, :, None], self.s, self.tile, TILE_OVERLAP, MULTIPLE)[0, 0]
+            if max(h, w) <= self.tile:  # one pass: each frame's features are computed once, not per window
+                for k, plane in zip(keys, x):
+                    if k not in self._feats:
+                        self._feats[k] = self.net.features(self.net.pad(plane[None, None]))
+                feats = torch.stack([self._feats[k][0] for k in keys])[None]
+                y = self.net(x[None, :, None], feats)[0, 0]
+            else:
+                y = upscale_tiled(self.net, x[None, :, None], self.s, self.tile, TILE_OVERLAP, MULTIPLE)[0, 0]
             luma = y.numpy() if xp is np else xp.from_dlpack(y)
         self.last = {"neighbours": len({id(f) for f in window}) - 1}
         meta = scale_meta(center.meta, self.s, self.s)
