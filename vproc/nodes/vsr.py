@@ -129,7 +129,7 @@ class VsrParams:
     scale: int = field(default=2, metadata={"help": "upscaling factor: 2, 3 or 4"})
     method: Literal["flow", "net"] = field(default="flow", metadata={
         "help": "flow: multi-frame reconstruction from optical flow and back-projection (no weights); "
-                "net: the project's sliding-window network (weights for x2 and x4 ship with vproc)"})
+                "net: the project's sliding-window network (weights shipped in vproc/weights/, or weights:)"})
     radius: int = field(default=2, metadata={
         "help": "flow: frames on each side used for each frame, 0..3 (latency in frames); "
                 "net: the weights' own window is used"})
