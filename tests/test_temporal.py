@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -10,33 +9,11 @@ import pytest
 
 import vproc
 from vproc import registry
-from vproc.node import TemporalNode
 
 from . import media
+from .window_mean import MeanParams, WindowMean
 
 TB = Fraction(1, 25)
-
-
-@dataclass(frozen=True)
-class MeanParams:
-    radius: int = 2
-
-
-class WindowMean(TemporalNode):
-    """The mean of the window; records each window's frame values to check the clamping."""
-
-    Params = MeanParams
-
-    def open(self, info):
-        self.radius = self.params.radius
-        self.windows = []
-        return info
-
-    def process_window(self, window, center):
-        self.windows.append([int(f.planes[0][0, 0]) for f in window])
-        planes = tuple(np.mean([f.planes[k].astype(np.float32) for f in window], axis=0).round().astype(np.uint8)
-                       for k in range(len(center.planes)))
-        return [center.with_data(planes if len(planes) > 1 else planes[0])]
 
 
 def frame(i: int) -> vproc.Frame:

@@ -3,40 +3,18 @@ libx264 with B-frames plus AAC audio, and test nodes registered for the length o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import pytest
 
 from vproc import registry
-from vproc.node import Node, TemporalNode
+from vproc.node import Node
 
 from .. import media
+from ..window_mean import WindowMean
 
 GOP = ("-g", "12", "-keyint_min", "12", "-sc_threshold", "0")
 
 #: Set by a test: the node "test_crash" raises on the first frame at or after this time (s).
 CRASH: dict = {"at": None}
-
-
-@dataclass(frozen=True)
-class MeanParams:
-    radius: int = 2
-
-
-class WindowMean(TemporalNode):
-    """The mean of a window of ``2 * radius + 1`` frames: every output depends on its neighbours."""
-
-    Params = MeanParams
-
-    def open(self, info):
-        self.radius = self.params.radius
-        return info
-
-    def process_window(self, window, center):
-        planes = tuple(np.mean([f.planes[k].astype(np.float32) for f in window], axis=0).round().astype(np.uint8)
-                       for k in range(len(center.planes)))
-        return [center.with_data(planes if len(planes) > 1 else planes[0])]
 
 
 class Crash(Node):
