@@ -1,5 +1,6 @@
-"""The vsr network (no shipped weights yet): size, shapes, the causal window, the degradation
-model against the flow method's kernels, a tiny deterministic training run and the command."""
+"""The vsr network with random weights (the shipped ones: test_vsr_weights.py): size, shapes, the
+causal window, the degradation model against the flow method's kernels, a tiny deterministic
+training run and the command."""
 
 from __future__ import annotations
 
