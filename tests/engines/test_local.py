@@ -153,6 +153,10 @@ def test_bad_settings_are_one_line_errors(gop_clip, tmp_path):
         run_segmented(g, str(gop_clip), str(tmp_path / "o.mkv"), segment_seconds=0)
     with pytest.raises(ConfigError, match="seekable input file"):
         run_segmented(g, "rtmp://localhost/app/key", str(tmp_path / "o.mkv"))
+    sidecar = graph({"s": {"type": "skeleton", "in": "source", "params": {"polylines": True}}},
+                    out={**FFV1, "skeleton": str(tmp_path / "o.jsonl")})
+    with pytest.raises(ConfigError, match="sidecar .* not supported on segmented runs"):
+        run_segmented(sidecar, str(gop_clip), str(tmp_path / "o.mkv"))
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="is a file"):
         run_segmented(g, str(gop_clip), str(tmp_path / "o.mkv"), work_dir=tmp_path / "file")

@@ -121,15 +121,15 @@ def prepare(graph: Graph, input: str, output: str, *, segment_seconds: float = D
     if segment_seconds is None or not segment_seconds > 0:
         raise ConfigError(f"--segment-seconds must be more than 0 (got {segment_seconds})")
     if is_url(str(input)):
-        raise ConfigError(f"segmented runs (--resume) need a seekable input file, not a URL ('{input}')")
+        raise ConfigError(f"segmented runs (--resume, --engine ray) need a seekable input file, not a URL ('{input}')")
     if is_url(str(output)):
-        raise ConfigError(f"segmented runs (--resume) write a file, not a URL ('{output}')")
+        raise ConfigError(f"segmented runs (--resume, --engine ray) write a file, not a URL ('{output}')")
     if not Path(input).is_file():
         raise MediaError(f"input '{input}' does not exist" if not Path(input).exists() else f"input '{input}' is not a file")
     if Path(input).resolve() == Path(output).resolve():
         raise ConfigError(f"output '{output}' would overwrite the input")
     if graph.output.skeleton is not None:
-        raise ConfigError("the pose sidecar (output.skeleton, --pose-out) is not supported with --resume yet")
+        raise ConfigError("the pose sidecar (output.skeleton, --pose-out) is not supported on segmented runs (--resume, --engine ray) yet")
     resume.check_work_dir(work_dir)
     FFmpegSink(output, graph.output, overwrite=overwrite, source_url=input)  # target and codec checks, before decoding
 
