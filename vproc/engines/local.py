@@ -129,7 +129,7 @@ def prepare(graph: Graph, input: str, output: str, *, segment_seconds: float = D
     if Path(input).resolve() == Path(output).resolve():
         raise ConfigError(f"output '{output}' would overwrite the input")
     if graph.output.skeleton is not None:
-        raise ConfigError("the pose sidecar (output.skeleton, --pose-out) is not supported on segmented runs (--resume, --engine ray) yet")
+        raise ConfigError("the sidecar (output.skeleton, --pose-out) is not supported on segmented runs (--resume, --engine ray) yet")
     resume.check_work_dir(work_dir)
     FFmpegSink(output, graph.output, overwrite=overwrite, source_url=input)  # target and codec checks, before decoding
 
