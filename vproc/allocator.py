@@ -8,8 +8,9 @@ they are free: either way the next frame's buffer is new memory, which the kerne
 zeroes page by page. Profiling a ``vsr`` run (perf, 320x180 -> 640x360) found the process
 spending about 6% of its time in page faults and page clearing. :func:`tune` raises the mmap
 threshold to glibc's maximum (32 MiB) and keeps up to 512 MiB of free heap (with 64 MiB of top
-padding), so those buffers are recycled: the same run took 10.5 s instead of 12.2 s (means of
-three alternating runs each, 200 frames, one compute thread). The price is a resident size that
+padding), so those buffers are recycled: ``benchmarks/allocator.py`` measured a whole ``vsr``
+run at 10.70 s instead of 12.52 s (medians of three alternating runs each, 200 frames, one
+compute thread). The price is a resident size that
 stays at its high-water mark instead of shrinking between frames.
 
 Applied once, when :mod:`vproc` is imported (every entry point: the command line, the Python

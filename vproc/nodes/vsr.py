@@ -404,7 +404,7 @@ class Vsr(TemporalNode):
             else:
                 y = upscale_tiled(self.net, x[None, :, None], self.s, self.tile, TILE_OVERLAP, MULTIPLE)[0, 0]
             luma = y.numpy() if xp is np else xp.from_dlpack(y)
-        self.last = {"neighbours": len({id(f) for f in window}) - 1}
+        self.last = {"neighbours": len(set(keys)) - 1}
         meta = scale_meta(center.meta, self.s, self.s)
         return [center.with_data(self._output(xp, center, luma), meta=meta)]
 
