@@ -272,7 +272,7 @@ def test_debug_shows_the_traceback(tmp_path, out_dir):
 # -- Ctrl-C -----------------------------------------------------------------------------------------
 
 
-def interrupt_run(long_clip: Path, out: Path, signals: int, scale: int = 2) -> tuple[int, str, str]:
+def interrupt_run(long_clip: Path, out: Path, signals: int, scale: int = 2, sig=signal.SIGINT) -> tuple[int, str, str]:
     """Start a transcode that runs several seconds (upscaled, x264's slowest preset), wait until
     it is under way (its temporary file exists, plus a moment), send SIGINT ``signals`` times.
 
@@ -291,7 +291,7 @@ def interrupt_run(long_clip: Path, out: Path, signals: int, scale: int = 2) -> t
         for i in range(signals):
             if i:
                 time.sleep(0.4)
-            proc.send_signal(signal.SIGINT)
+            proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -300,11 +300,18 @@ def interrupt_run(long_clip: Path, out: Path, signals: int, scale: int = 2) -> t
     return proc.returncode, stdout, stderr
 
 
-def test_ctrl_c_finishes_a_valid_file(long_clip, out_dir):
+EXIT_CODE = {signal.SIGINT: 130, signal.SIGTERM: 143}  # 128 + the signal, as shells report them
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_finishes_a_valid_file(long_clip, out_dir, sig):
+    # SIGTERM is what timeout, docker and systemd send: the same clean stop as Ctrl-C, and a
+    # non-zero exit, so `vproc ... && rm source` does not take a partial file for a whole one.
     out = out_dir / "out.mp4"
-    code, stdout, stderr = interrupt_run(long_clip, out, signals=1)
-    assert code == 0, stderr
+    code, stdout, stderr = interrupt_run(long_clip, out, signals=1, sig=sig)
+    assert code == EXIT_CODE[sig], stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
+    assert f"stopped by {sig.name}" in stderr and "is partial" in stderr
     stats = json.loads(stdout)
     assert stats["interrupted"] is True
     assert 0 < stats["frames_out"] < 500
@@ -317,10 +324,11 @@ def test_ctrl_c_finishes_a_valid_file(long_clip, out_dir):
     assert media.leftovers(out_dir) == ["out.mp4"]
 
 
-def test_second_ctrl_c_aborts_and_leaves_nothing(long_clip, out_dir):
-    # At 640x480 the first Ctrl-C's drain (the frames already queued) takes seconds: the second
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_second_signal_aborts_and_leaves_nothing(long_clip, out_dir, sig):
+    # At 640x480 the first signal's drain (the frames already queued) takes seconds: the second
     # one arrives during it.
-    code, stdout, stderr = interrupt_run(long_clip, out_dir / "out.mp4", signals=2, scale=4)
-    assert code == 130, stderr  # the shell's code for "killed by Ctrl-C"; not a crash (-11)
+    code, stdout, stderr = interrupt_run(long_clip, out_dir / "out.mp4", signals=2, scale=4, sig=sig)
+    assert code == EXIT_CODE[sig], stderr  # not a crash (-11)
     assert "Traceback" not in stderr
     assert media.leftovers(out_dir) == []

@@ -448,3 +448,112 @@ def test_second_interrupt_aborts():
         Runtime(g, src, sink, progress=ctrl_c(2)).run()
     assert sink.aborted == 1 and sink.closed == 0
     assert events_of("a").count("close") == 1 and src.closed == 1
+
+
+# -- format negotiation ---------------------------------------------------------------------------
+
+SEEN_FORMATS: list[tuple[str, str]] = []  # (node id, format of the frames it was given)
+
+
+@register("test_planar_rgb")
+class PlanarRgb(Node):
+    """Takes planar 8-bit formats only (as vsr/denoise declare theirs): records what it gets."""
+
+    formats = ("gbrp", "yuv444p", "yuv420p")
+    formats_note = "planar 8-bit formats"
+
+    def open(self, info):
+        assert info.format in self.formats, info.format  # negotiation ran before open()
+        return info
+
+    def process(self, frame):
+        SEEN_FORMATS.append((self.name, frame.format))
+        return [frame]
+
+
+class RgbSource(FakeSource):
+    """Packed rgb24 frames, as the Python API's usual frames."""
+
+    def __init__(self, times_ms=VFR_MS[:5]):
+        super().__init__(times_ms)
+        self.info = StreamInfo(32, 24, "rgb24", TB, rate=Fraction(25), frames=len(self.times_ms))
+
+    def items(self):
+        for i, ms in enumerate(self.times_ms):
+            yield Frame(np.full((24, 32, 3), (i * 10, 100, 200), np.uint8), ms, TB, "rgb24")
+
+
+class SourceInfoSink(FakeSink):
+    def open(self, info, source_info=None):
+        self.info, self.source_info = info, source_info
+
+
+def test_a_convert_is_inserted_where_a_node_does_not_take_the_format():
+    SEEN_FORMATS.clear()
+    sink = SourceInfoSink()
+    rt = Runtime(graph({"p": {"type": "test_planar_rgb", "in": "source"}}, "p"), RgbSource(), sink)
+    stats = rt.run()
+    assert [(c.id, c.input, c.format, c.feeds) for c in rt.inserted] == [("p_in", "source", "gbrp", [("p", 0)])]
+    assert "planar 8-bit formats" in rt.inserted[0].reason
+    assert rt.infos["p_in"].format == rt.infos["p"].format == "gbrp"  # packed RGB -> planar RGB: lossless
+    assert SEEN_FORMATS == [("p", "gbrp")] * 5 and stats.frames_out == 5
+    assert [s.kind for s in stats.stages] == ["decode", "convert", "test_planar_rgb", "encode"]
+    assert sink.source_info.format == "rgb24"  # the sink is told the source's format too
+    r, g, b = sink.frames[0].planes[2], sink.frames[0].planes[0], sink.frames[0].planes[1]
+    assert (r.min(), g.min(), b.min()) == (0, 100, 200)  # gbrp's plane order, values kept
+
+
+def test_no_convert_where_the_format_is_taken():
+    rt = Runtime(graph({"p": {"type": "test_planar_rgb", "in": "source"}}, "p"), FakeSource(VFR_MS[:3]), FakeSink())
+    rt.run()  # yuv420p: taken as it is
+    assert rt.inserted == [] and set(rt.infos) == {"source", "p"}
+
+
+def test_consumers_wanting_the_same_format_share_one_convert_and_ids_do_not_clash():
+    SEEN_FORMATS.clear()
+    nodes = {"p_in": rec("source"),  # a node of the graph already has the id the convert would get
+             "p": {"type": "test_planar_rgb", "in": "source"},
+             "q": {"type": "test_planar_rgb", "in": "source"},
+             "j": {"type": "test_join", "in": ["p", "q"]}}
+    rt = Runtime(graph(nodes, "j"), RgbSource(), FakeSink())
+    rt.open_nodes()
+    rt.close_nodes()
+    assert [(c.id, c.feeds) for c in rt.inserted] == [("p_in_2", [("p", 0), ("q", 0)])]
+    text = rt.graph.describe(rt.inserted)
+    assert "  p_in_2: convert(format='gbrp') <- source [inserted: test_planar_rgb takes planar 8-bit formats]" in text
+    assert "  p: test_planar_rgb() <- p_in_2" in text and "  q: test_planar_rgb() <- p_in_2" in text
+
+
+def test_lowlight_gets_its_float_rgb_by_negotiation():
+    g = vproc.transcode_graph(lowlight="curve", device="cpu")
+    assert [n.type for n in g.nodes.values()] == ["lowlight"]  # no hand-made convert any more
+    rt = Runtime(g, FakeSource(VFR_MS[:2]), FakeSink())
+    try:
+        rt.open_nodes()
+    finally:
+        rt.close_nodes()
+    assert [(c.id, c.format) for c in rt.inserted] == [("lowlight_in", "rgbpf32")]
+    assert rt.infos["lowlight"].format == "rgbpf32"
+
+
+@pytest.mark.parametrize("nodes, devices_, inserted", [
+    # lowlight takes rgbpf32 on either device: auto keeps it on the GPU, the kernels convert there
+    ({"ll": {"type": "lowlight", "in": "source"}}, {"ll_in": "cuda", "ll": "cuda"}, [("ll_in", "rgbpf32", "cuda")]),
+    # resize takes yuv420p on the CPU as it is: auto adds no conversion only to use the GPU
+    ({"r": {"type": "resize", "in": "source", "params": {"scale": 2}}}, {"r": "cpu"}, []),
+    # asked for on CUDA explicitly, it gets its rgbpf32
+    ({"r": {"type": "resize", "in": "source", "device": "cuda", "params": {"scale": 2}}},
+     {"r_in": "cuda", "r": "cuda"}, [("r_in", "rgbpf32", "cuda")]),
+])
+def test_negotiation_with_device_auto(monkeypatch, nodes, devices_, inserted):
+    from vproc import device as devices
+
+    monkeypatch.setattr(devices, "cuda_status", lambda: None)  # as on a machine with a GPU
+    g = build_graph({"version": 1, "device": "auto", "nodes": nodes})
+    rt = Runtime(g, FakeSource(VFR_MS[:2]), FakeSink())
+    try:
+        rt.open_nodes()
+    finally:
+        rt.close_nodes()
+    assert {k: r.node.device for k, r in rt._runs.items()} == devices_
+    assert [(c.id, c.format, c.device) for c in rt.inserted] == inserted

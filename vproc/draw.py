@@ -4,7 +4,10 @@ A colour is given once as RGB in 0..1 and turned into the samples of every plane
 format (:func:`plane_values`: YUV codes through the stream's matrix and range, RGB channel order,
 grey as luma), so drawing never converts the whole frame. :class:`Canvas` copies a frame's planes
 and draws lines and dots on each of them with OpenCV, coordinates scaled to each plane's
-subsampling (vproc.geometry's continuous pixel coordinates).
+subsampling (vproc.geometry's continuous pixel coordinates). Every format vproc has can be drawn
+on, float ``rgbpf32`` and 10/16-bit ones included: OpenCV draws lines and discs on any depth
+(anti-aliased on 8-bit only), and text, which OpenCV renders on 8-bit images of 1, 3 or 4
+channels only, is otherwise rendered into an 8-bit mask and painted through it.
 """
 
 from __future__ import annotations
@@ -123,13 +126,34 @@ class Canvas:
         """Write ``text`` with its baseline's left end at ``(x, y)``, about ``height`` px tall."""
         for plane, fx, fy, value in self._each_plane(values):
             scale = height * fy / 22.0  # FONT_HERSHEY_SIMPLEX is about 22 px tall at scale 1
-            cv2.putText(plane, text, (round(x * fx), round(y * fy)), cv2.FONT_HERSHEY_SIMPLEX,
-                        scale, value, max(1, round(2 * scale)), self._aa)
+            org, thick = (round(x * fx), round(y * fy)), max(1, round(2 * scale))
+            if plane.dtype == np.uint8 and (plane.ndim == 2 or plane.shape[2] in (3, 4)):
+                cv2.putText(plane, text, org, _FONT, scale, value, thick, self._aa)
+            else:  # OpenCV's putText takes 8-bit images of 1, 3 or 4 channels only (float,
+                # 16-bit and NV12's two-channel chroma fail its assertions)
+                _put_text_masked(plane, text, org, scale, value, thick)
 
     def frame(self) -> Frame:
         """The drawn frame: same timing, format and side data as the source frame."""
         planes = tuple(self.planes)
         return self.source.with_data(planes if len(planes) > 1 else planes[0])
+
+
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def _put_text_masked(plane: np.ndarray, text: str, org: tuple[int, int], scale: float, value, thick: int) -> None:
+    """putText for planes of any sample type: the text rendered into an 8-bit mask of its box,
+    then ``value`` written where the mask is set (no anti-aliasing, as lines on such planes)."""
+    (w, h), base = cv2.getTextSize(text, _FONT, scale, thick)
+    x0, y0 = max(org[0] - thick, 0), max(org[1] - h - thick, 0)
+    x1, y1 = min(org[0] + w + thick, plane.shape[1]), min(org[1] + base + thick, plane.shape[0])
+    if x1 <= x0 or y1 <= y0:
+        return  # entirely outside the plane
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    cv2.putText(mask, text, (org[0] - x0, org[1] - y0), _FONT, scale, 255, thick, cv2.LINE_8)
+    region = plane[y0:y1, x0:x1]
+    region[mask > 0] = value if plane.ndim == 3 else value[0]
 
 
 def _pt(x: float, y: float) -> tuple[int, int]:

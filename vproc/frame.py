@@ -41,6 +41,21 @@ class StreamInfo:
     ``rate`` is the nominal frame rate (None when unknown); real frames may still come at a
     variable rate, and their ``pts`` is what counts. ``frames`` is the expected frame count,
     used for progress and ETA only (None when the container does not say).
+
+    Geometry, as FFmpeg keeps it (see :mod:`vproc.io.orientation`):
+
+    - ``sample_aspect_ratio``: the shape of one pixel (None: unknown, shown square). Nodes that
+      change the size declare their output with :meth:`resized`, which keeps the display aspect
+      ratio as FFmpeg's ``scale`` does.
+    - ``rotation`` / ``hflip`` / ``vflip``: how a player must turn the frames to show them
+      upright (a display matrix), as FFmpeg's ``-display_rotation`` (counter-clockwise degrees,
+      0, 90, 180 or 270), ``-display_hflip`` and ``-display_vflip`` options would write it. Zero
+      by default: the source turns frames upright itself (FFmpeg's autorotate); only a source
+      opened with ``autorotate=False`` sets them, and the sink writes them to the output.
+    - ``interlaced`` and ``field_order``: whether the frames are interlaced, and FFmpeg's name
+      of their field order (``"progressive"``, ``"tt"``, ``"bb"``, ``"tb"``, ``"bt"``; None:
+      unknown). FFmpeg itself writes top-field-first frames as ``tb``: both ``tt`` and ``tb``
+      mean the top field first in time (:attr:`top_field_first`).
     """
 
     width: int
@@ -52,6 +67,11 @@ class StreamInfo:
     frames: int | None = None
     device: str = "cpu"
     sample_aspect_ratio: Fraction | None = None
+    rotation: int = 0
+    hflip: bool = False
+    vflip: bool = False
+    interlaced: bool = False
+    field_order: str | None = None
 
     def __post_init__(self):
         if self.width <= 0 or self.height <= 0:
@@ -75,6 +95,30 @@ class StreamInfo:
     def replace(self, **changes: Any) -> StreamInfo:
         """A copy with some fields changed (the usual way a node declares its output)."""
         return dataclasses.replace(self, **changes)
+
+    def resized(self, width: int, height: int, **changes: Any) -> StreamInfo:
+        """A copy at ``width`` x ``height`` whose pixels keep the display aspect ratio: the
+        sample aspect ratio changes by ``(height * old_width) / (width * old_height)``, as
+        FFmpeg's ``scale`` filter sets it (an unknown one stays unknown). A uniform scale keeps
+        it; a resize of the width only by 2 halves it."""
+        sar = self.sample_aspect_ratio
+        if sar:
+            sar = sar * Fraction(height * self.width, width * self.height)
+        return dataclasses.replace(self, width=width, height=height, sample_aspect_ratio=sar, **changes)
+
+    @property
+    def display_aspect_ratio(self) -> Fraction:
+        """Width over height as shown: the frame's shape times the pixels' (square if unknown)."""
+        return Fraction(self.width, self.height) * (self.sample_aspect_ratio or 1)
+
+    @property
+    def top_field_first(self) -> bool | None:
+        """For interlaced frames: whether the top field comes first in time (None: not known)."""
+        if self.field_order in ("tt", "tb"):
+            return True
+        if self.field_order in ("bb", "bt"):
+            return False
+        return None
 
 
 def _device_of(array) -> str:

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from . import registry
 from .errors import ConfigError, did_you_mean
 from .params import build_params, parse_scalar
-from .yamlfile import LineDict, load_yaml
+from .yamlfile import MAX_BYTES, LineDict, load_yaml
 
 SOURCE = "source"
 DEVICES = ("auto", "cpu", "cuda")
@@ -35,11 +35,11 @@ DEVICES = ("auto", "cpu", "cuda")
 class OutputOptions:
     """How the output is encoded; the ``output:`` block of a graph, also set by CLI flags."""
 
-    codec: str = field(default="libx264", metadata={"help": "FFmpeg video encoder"})
+    codec: str | None = field(default=None, metadata={"help": "FFmpeg video encoder (default: the container's: libx264 for mp4/mov/mkv/ts, libvpx-vp9 for webm, ffv1 for nut, raw frames for y4m, the image codec for image files)"})
     crf: float | None = field(default=None, metadata={"help": "constant quality (x264/x265: 0-51; default 18 when no bitrate)"})
     bitrate: str | None = field(default=None, metadata={"help": "target video bitrate, e.g. 4M (instead of crf)"})
     preset: str | None = field(default=None, metadata={"help": "encoder preset (x264: ultrafast ... veryslow)"})
-    pix_fmt: str | None = field(default=None, metadata={"help": "pixel format of the encoded video (default: the graph's)"})
+    pix_fmt: str | None = field(default=None, metadata={"help": "pixel format of the encoded video (default: the source's bit depth and chroma, as ffmpeg picks them for the encoder)"})
     audio: Literal["copy", "aac", "none"] = field(default="copy", metadata={"help": "copy audio (re-encoded to AAC only where the container refuses it), re-encode, or drop"})
     subtitles: Literal["copy", "none"] = field(default="copy", metadata={"help": "keep or drop subtitle streams"})
     format: str | None = field(default=None, metadata={"help": "container format (default: from the output name)"})
@@ -79,15 +79,28 @@ class Graph:
         """Ids of the nodes that take ``node_id`` as an input (in graph order)."""
         return [n.id for n in self.nodes.values() if node_id in n.inputs]
 
-    def describe(self) -> str:
-        """The plan as text, one line per node, for ``vproc check``."""
-        lines = [f"graph {self.name}: device {self.device}, {len(self.nodes)} node(s)"]
+    def describe(self, inserted=()) -> str:
+        """The plan as text, one line per node, for ``vproc check``. ``inserted``: the
+        conversions format negotiation added when the nodes were opened on an input
+        (:attr:`vproc.runtime.Runtime.inserted`), each listed before the first node it feeds,
+        which is shown reading from it."""
+        lines = [f"graph {self.name}: device {self.device}, {len(self.nodes)} node(s)"
+                 + (f" + {len(inserted)} inserted conversion(s)" if inserted else "")]
+        shown: set[str] = set()
         for n in self.nodes.values():
+            ins = list(n.inputs)
+            for conv in inserted:
+                for node_id, port in conv.feeds:
+                    if node_id == n.id:
+                        ins[port] = conv.id
+                        if conv.id not in shown:
+                            shown.add(conv.id)
+                            lines.append(conv.plan_line())
             params = ", ".join(f"{k}={v!r}" for k, v in vars(n.params).items())
             dev = f" [{n.device}]" if n.device else ""
-            lines.append(f"  {n.id}: {n.type}({params}) <- {', '.join(n.inputs)}{dev}")
+            lines.append(f"  {n.id}: {n.type}({params}) <- {', '.join(ins)}{dev}")
         o = self.output
-        lines.append(f"  output <- {self.output_in}: codec={o.codec} audio={o.audio}")
+        lines.append(f"  output <- {self.output_in}: codec={o.codec or 'auto'} audio={o.audio}")
         return "\n".join(lines)
 
 
@@ -141,7 +154,16 @@ def load_graph(source: str | Path, overrides: list[str] | tuple[str, ...] = (), 
         path = Path(source)
         if not path.is_file():
             raise ConfigError(f"graph file '{source}' does not exist")
-        text = path.read_text()
+        try:  # untrusted: bounded before it is read (vproc.yamlfile), one line when it cannot be
+            size = path.stat().st_size
+            if size > MAX_BYTES:
+                raise ConfigError(f"graph file '{source}' is {size} bytes, more than a graph file may hold ({MAX_BYTES // 1024} KiB)")
+            with path.open("rb") as f:
+                text = f.read(MAX_BYTES + 1).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"graph file '{source}' is not UTF-8 text (is it a YAML file?)") from None
+        except OSError as exc:
+            raise ConfigError(f"graph file '{source}' cannot be read: {exc.strerror or exc}") from None
     doc = load_yaml(text, name)
     return build_graph(doc, parse_overrides(overrides), name)
 

@@ -35,6 +35,18 @@ Rules:
   output); engines that cut a video into segments start each segment ``warmup`` frames early.
 - ``devices`` names where the node can run; the runtime picks one and passes it in as
   ``self.device`` ("cpu" or "cuda").
+- Formats are negotiated, not the user's chore: a kind declares the pixel formats it takes in
+  ``formats`` (a tuple of names; None, the default: any), or, when that depends on the device
+  or the params, by overriding :meth:`Node.input_formats` (or :meth:`Node.accepts` and
+  :meth:`Node.preferred_format` altogether). Where an input's format is not accepted, the
+  runtime puts a ``convert`` node in front of the node (``<id>_in``), to
+  :meth:`Node.preferred_format`: by default the accepted format FFmpeg itself would convert
+  to (:func:`vproc.formats.nearest_format`: same colour family, chroma resolution and at
+  least the bit depth where it can), as GStreamer's caps negotiation and VapourSynth do.
+  ``open`` then only ever sees accepted formats; its ConfigError stays for nodes opened by
+  hand and for what no conversion fixes (sizes, params). ``formats_note`` says in a few words
+  what the kind takes, for the plan ``vproc check -i`` prints. A node that draws or reads any
+  format natively (overlay, pose, resize on the CPU) declares nothing and costs no conversion.
 """
 
 from __future__ import annotations
@@ -44,6 +56,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import ClassVar
 
+from .formats import nearest_format
 from .frame import Frame, StreamInfo
 
 
@@ -63,6 +76,11 @@ class Node(abc.ABC):
     warmup: int = 0
     # The Frame.meta keys this kind fills that the sidecar (output.skeleton) writes, e.g. "people".
     sidecar_keys: ClassVar[tuple[str, ...]] = ()
+    #: The pixel formats this kind takes on every input, on every device; None: any. Inputs in
+    #: another format get a conversion inserted by the runtime (see the module docstring).
+    formats: ClassVar[tuple[str, ...] | None] = None
+    #: What ``formats`` are, in a few words, for the plan (e.g. "planar formats").
+    formats_note: ClassVar[str] = ""
 
     def __init__(self, params=None, device: str = "cpu", name: str | None = None):
         self.params = params if params is not None else self.Params()
@@ -73,6 +91,28 @@ class Node(abc.ABC):
         """Raise :class:`~vproc.errors.ConfigError` if this node cannot take these inputs on
         ``self.device``. Cheap: no allocation, no loading. With ``device: auto`` the runtime asks
         it on ``cuda`` first and runs the node on the CPU when CUDA cannot take the inputs."""
+
+    def input_formats(self) -> tuple[str, ...] | None:
+        """The formats this node takes on ``self.device`` with ``self.params``; None: any.
+        Cheap (no allocation): the runtime asks it before :meth:`open`. Default: ``formats``."""
+        return self.formats
+
+    def accepts(self, info: StreamInfo) -> bool:
+        """Whether an input described by ``info`` needs no conversion before this node."""
+        wanted = self.input_formats()
+        return wanted is None or info.format in wanted
+
+    def preferred_format(self, info: StreamInfo) -> str:
+        """The format an input this node does not accept is converted to: by default the one of
+        :meth:`input_formats` FFmpeg would convert ``info.format`` to (keeping the colour
+        family, chroma and bit depth where it can: rgb24 -> gbrp, nv12 -> yuv420p)."""
+        wanted = self.input_formats()
+        return info.format if wanted is None else nearest_format(info.format, wanted)
+
+    def formats_text(self) -> str:
+        """What this node takes, for the plan: ``formats_note`` or the list."""
+        wanted = self.input_formats()
+        return self.formats_note or ("any format" if wanted is None else ", ".join(wanted))
 
     def open(self, *infos: StreamInfo) -> StreamInfo:
         """Prepare for a stream and declare the output; the default passes the input through."""

@@ -10,10 +10,22 @@ The runtime enforces the Node contract: ``open`` in topological order before any
 exactly for the nodes whose ``open`` returned, after success and failure alike, output pts
 strictly increasing. The first error anywhere stops every stage and removes the partial output;
 Ctrl-C instead stops reading, drains the graph and finishes a valid file.
+
+Format negotiation happens as the nodes open, in order, as GStreamer's caps negotiation and
+VapourSynth do: every edge's StreamInfo is known before its consumer opens, and where the
+consumer does not accept the edge's format (:meth:`vproc.node.Node.accepts`), a ``convert`` node
+to its :meth:`~vproc.node.Node.preferred_format` is inserted in front of it (id ``<node>_in``, or
+``<node>_in<port>`` for a later input), opened and run as a stage like any other. So rgb24 into
+``vsr`` or ``denoise`` gets ``gbrp``, yuv420p into ``lowlight`` gets ``rgbpf32``, nv12 into
+``skeleton`` gets ``yuv420p``. The conversions are listed in :attr:`Runtime.inserted` (``vproc
+check -i`` prints them in the plan) and their edges are in :attr:`Runtime.infos`. The sink is
+opened with the graph's output *and* the source's StreamInfo, so the encoded pixel format follows
+the source (see :func:`vproc.io.sink._encodable_pix_fmt`), not what the graph computed in.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import queue
 import threading
@@ -93,6 +105,9 @@ class RunStats:
     frames_out: int = 0
     wall_s: float = 0.0
     skipped_corrupt: int = 0
+    concealed: int = 0  # input frames decoded with errors the decoder concealed (kept, as ffmpeg keeps them)
+    dropped: int = 0  # input frames lost to damage (packets that did not decode, times out of order)
+    packets_dropped: int = 0  # damaged audio/subtitle packets left out of the copy
     interrupted: bool = False
     output: str = ""
     stages: list[StageStats] = field(default_factory=list)
@@ -116,6 +131,24 @@ class RunStats:
         for s in out["stages"]:
             s["busy_s"] = round(s["busy_s"], 4)
         return out
+
+
+@dataclass
+class Inserted:
+    """A ``convert`` node the runtime put into the graph: ``id`` reads ``input`` and feeds
+    ``feeds`` (``(node id, input port)`` pairs) in ``format``, on ``device``, because ``reason``."""
+
+    id: str
+    input: str
+    format: str
+    device: str
+    reason: str
+    feeds: list[tuple[str, int]] = field(default_factory=list)
+
+    def plan_line(self) -> str:
+        """Its line in ``vproc check``'s plan (as :meth:`vproc.graph.Graph.describe` lists nodes)."""
+        dev = f" [{self.device}]" if self.device != "cpu" else ""
+        return f"  {self.id}: convert(format={self.format!r}) <- {self.input}{dev} [inserted: {self.reason}]"
 
 
 @dataclass
@@ -157,46 +190,119 @@ class Runtime:
         self._sink_stats = StageStats("output", "encode")
         self._source_stats = StageStats("source", "decode")
         self.infos: dict[str, StreamInfo] = {}
+        #: The conversions format negotiation inserted (after :meth:`open_nodes`), in order.
+        self.inserted: list[Inserted] = []
 
     # -- set-up ------------------------------------------------------------------------------
     def open_nodes(self) -> dict[str, StreamInfo]:
-        """Instantiate and open every node in order; returns the StreamInfo of every edge."""
+        """Instantiate and open every node in order, negotiating formats on the way (see the
+        module docstring); returns the StreamInfo of every edge, inserted conversions included
+        (listed in :attr:`inserted`)."""
         self.infos = {SOURCE: self.source.info}
+        self.inserted = []
         for spec in self.graph.nodes.values():
             cls = registry.get(spec.type)
             requested = spec.device or self.device
             dev = devices.resolve(requested, cls.devices, who=f"node '{spec.id}' ({spec.type})")
-            ins = [self.infos[i] for i in spec.inputs]
             if requested == "auto" and dev == "cuda":
-                dev = self._auto_device(cls, spec, ins)
+                dev = self._auto_device(cls, spec, [self.infos[i] for i in spec.inputs])
             node = cls(spec.params, dev, spec.id)
-            run = _NodeRun(spec.id, node, spec.inputs, _Inbox(self.inbox_frames, self._abort),
-                           StageStats(spec.id, spec.type, dev))
-            self._runs[spec.id] = run
-            try:
-                info = node.open(*ins)
-            except VprocError as exc:
-                raise type(exc)(f"node '{spec.id}' ({spec.type}): {exc}") from None
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(f"node '{spec.id}' ({spec.type}) cannot open: {exc}") from None
-            except Exception as exc:  # missing weights, a kernel that does not compile: name the node
-                raise NodeError(f"node '{spec.id}' ({spec.type}) failed to open: {type(exc).__name__}: {exc}") from exc
-            run.opened = True
-            if not isinstance(info, StreamInfo):
-                raise NodeError(f"node '{spec.id}' ({spec.type}): open() must return a StreamInfo, not {type(info).__name__}")
-            self.infos[spec.id] = info
+            inputs = self._negotiate(spec, node)
+            self._open_run(spec.id, spec.type, node, inputs)
         return self.infos
+
+    def _open_run(self, spec_id: str, kind: str, node: Node, inputs: tuple[str, ...]) -> None:
+        """Open ``node`` on the edges ``inputs`` and make it a stage of the run."""
+        ins = [self.infos[i] for i in inputs]
+        run = _NodeRun(spec_id, node, inputs, _Inbox(self.inbox_frames, self._abort),
+                       StageStats(spec_id, kind, node.device))
+        self._runs[spec_id] = run
+        try:
+            info = node.open(*ins)
+        except VprocError as exc:
+            raise type(exc)(f"node '{spec_id}' ({kind}): {exc}") from None
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"node '{spec_id}' ({kind}) cannot open: {exc}") from None
+        except Exception as exc:  # missing weights, a kernel that does not compile: name the node
+            raise NodeError(f"node '{spec_id}' ({kind}) failed to open: {type(exc).__name__}: {exc}") from exc
+        run.opened = True
+        if not isinstance(info, StreamInfo):
+            raise NodeError(f"node '{spec_id}' ({kind}): open() must return a StreamInfo, not {type(info).__name__}")
+        self.infos[spec_id] = info
+
+    def _negotiate(self, spec, node: Node) -> tuple[str, ...]:
+        """The edges ``node`` reads: its inputs, each one whose format it does not accept
+        replaced by a ``convert`` to its :meth:`~vproc.node.Node.preferred_format` (inserted
+        and opened here; shared by the consumers of one edge that want the same format)."""
+        from .nodes.convert import Convert, ConvertParams, runs_on_kernels
+
+        inputs = list(spec.inputs)
+        for port, producer in enumerate(spec.inputs):
+            info = self.infos[producer]
+            if node.accepts(info):
+                continue
+            target = node.preferred_format(info)
+            # On the consumer's GPU where the kernels convert (YUV 4:2:0 <-> rgbpf32), else on
+            # the CPU (swscale); the runtime uploads the converted frames for a CUDA consumer.
+            dev = "cuda" if node.device == "cuda" and runs_on_kernels(info.format, target) else "cpu"
+            done = next((c for c in self.inserted if (c.input, c.format, c.device) == (producer, target, dev)), None)
+            if done is None:
+                conv_id = self._free_id(f"{spec.id}_in" + (str(port) if port else ""))
+                done = Inserted(conv_id, producer, target, dev, f"{spec.type} takes {node.formats_text()}")
+                self.inserted.append(done)
+                self._open_run(conv_id, "convert", Convert(ConvertParams(target), dev, conv_id), (producer,))
+                log.info("node '%s' (%s) takes %s, not %s: %s converts %s to %s", spec.id, spec.type,
+                         node.formats_text(), info.format, conv_id, producer, target)
+            done.feeds.append((spec.id, port))
+            if not node.accepts(self.infos[done.id]):
+                raise ConfigError(f"node '{spec.id}' ({spec.type}) takes {node.formats_text()}: no conversion of "
+                                  f"'{producer}' ({info.format}) fits (tried {target})")
+            inputs[port] = done.id
+        return tuple(inputs)
+
+    def _free_id(self, wanted: str) -> str:
+        """``wanted``, or ``wanted_2``, ``wanted_3``... when a node of the graph has that id."""
+        taken = set(self.graph.nodes) | set(self._runs) | {SOURCE, "output"}
+        name, n = wanted, 1
+        while name in taken:
+            n += 1
+            name = f"{wanted}_{n}"
+        return name
+
+    def _open_sink(self, info: StreamInfo) -> None:
+        """``sink.open(info, source_info=...)``: the source's stream too, where the sink takes it
+        (the encoded format follows the source's), else ``sink.open(info)`` (sinks of tests and
+        wrappers that predate it)."""
+        source_info = getattr(self.source, "info", None)
+        try:
+            params = inspect.signature(self.sink.open).parameters
+        except (TypeError, ValueError):
+            params = {}
+        takes = "source_info" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+        if takes and source_info is not None:
+            self.sink.open(info, source_info=source_info)
+        else:
+            self.sink.open(info)
 
     @staticmethod
     def _auto_device(cls, spec, ins: list[StreamInfo]) -> str:
         """For ``auto``: CUDA if the node takes these inputs there, else the CPU.
 
-        A node may run on CUDA for some inputs only (convert: the kernel formats); its check()
-        says so with a ConfigError. ``auto`` means "the GPU where it can", so that is the CPU,
-        said in the log; an explicit ``cuda`` keeps the error.
+        The inputs are taken as negotiation would give them on the CPU (lowlight gets rgbpf32
+        either way, so runs on the GPU): ``auto`` never adds a conversion only to use the GPU
+        (resize on CUDA takes rgbpf32 only; a yuv420p input keeps it on the CPU). A node may run
+        on CUDA for some inputs only (convert: the kernel formats); its check() says so with a
+        ConfigError. ``auto`` means "the GPU where it can", so that is the CPU, said in the log;
+        an explicit ``cuda`` keeps the error (or, for a format, gets a conversion).
         """
+        on_cpu = cls(spec.params, "cpu", spec.id)
+        ins = [i if on_cpu.accepts(i) else i.replace(format=on_cpu.preferred_format(i)) for i in ins]
+        probe = cls(spec.params, "cuda", spec.id)
         try:
-            cls(spec.params, "cuda", spec.id).check(*ins)
+            for i in ins:
+                if not probe.accepts(i):
+                    raise ConfigError(f"on CUDA it takes {probe.formats_text()}, not {i.format}")
+            probe.check(*ins)
         except ConfigError as exc:
             log.info("node '%s' (%s) runs on the CPU: %s", spec.id, spec.type, exc)
             return "cpu"
@@ -231,7 +337,7 @@ class Runtime:
         try:
             self.open_nodes()
             out_info = self.infos[self.graph.output_in]
-            self.sink.open(out_info)
+            self._open_sink(out_info)
             threads = [threading.Thread(target=self._guard, args=(self._source_loop,), name="source", daemon=True)]
             threads += [threading.Thread(target=self._guard, args=(self._node_loop, r), name=f"node:{r.spec_id}", daemon=True)
                         for r in self._runs.values()]
@@ -275,7 +381,7 @@ class Runtime:
                     self._abort.set()
                     raise
                 self.stats.interrupted = True
-                log.warning("interrupted: finishing the output with what was read (Ctrl-C again to abort)")
+                log.warning("interrupted: finishing the output with what was read (interrupt again to abort)")
                 self.source.stop()
 
     def _stop_stages(self, threads: list[threading.Thread], timeout: float = 10.0) -> None:
@@ -425,6 +531,8 @@ class Runtime:
         self._sink_stats.frames_out = self.sink.frames_written
         src_stats = getattr(self.source, "stats", None)
         s.skipped_corrupt = getattr(src_stats, "corrupt_skipped", 0)
+        for counter in ("concealed", "dropped", "packets_dropped"):
+            setattr(s, counter, getattr(src_stats, counter, 0))
         s.notices = list(getattr(self.sink, "notices", []))
         s.output = getattr(self.sink, "target", "")
         s.stages = [self._source_stats, *(r.stats for r in self._runs.values()), self._sink_stats]

@@ -137,7 +137,9 @@ def test_abort_leaves_nothing(tmp_path):
     sink.abort()  # safe to call twice
 
 
-@pytest.mark.parametrize("fmt, encoded", [("rgb24", "yuv420p"), ("rgbpf32", "yuv420p10le")])
+# Without the source's stream, the graph's format is the reference, encoded as FFmpeg would
+# encode such frames: RGB into libx264 is 4:4:4 (``ffmpeg -i rgb.png -c:v libx264`` gives yuv444p).
+@pytest.mark.parametrize("fmt, encoded", [("rgb24", "yuv444p"), ("rgbpf32", "yuv444p10le")])
 def test_rgb_frames_are_encoded_as_yuv(tmp_path, fmt, encoded):
     sink = FFmpegSink(str(tmp_path / "out.mp4"))
     sink.open(StreamInfo(64, 48, fmt, TB, rate=Fraction(25)))
@@ -148,6 +150,38 @@ def test_rgb_frames_are_encoded_as_yuv(tmp_path, fmt, encoded):
     out = media.inspect(tmp_path / "out.mp4")
     assert out.pix_fmt == encoded and out.frames == len(frames)  # float keeps more than 8 bits
     assert_same_times(out, [f.time for f in frames])
+
+
+@pytest.mark.parametrize("source, codec, encoded", [
+    ("yuv420p", "libx264", "yuv420p"),  # 8-bit 4:2:0 in, 8-bit 4:2:0 out, whatever the graph computed in
+    ("yuv422p", "libx264", "yuv422p"),
+    ("yuv420p10le", "libx264", "yuv420p10le"),
+    ("yuv420p10le", "mpeg4", "yuv420p"),  # an 8-bit-only encoder: the nearest it takes
+    ("rgb24", "libx264", "yuv444p"),
+    ("gbrp", "libx265", "gbrp"),
+])
+def test_encoded_format_follows_the_source_not_the_graph(tmp_path, source, codec, encoded):
+    """lowlight's float RGB out of an 8-bit 4:2:0 source is not High 10 (yuv420p10le)."""
+    target = tmp_path / ("out.mkv" if codec != "mpeg4" else "out.mp4")
+    sink = FFmpegSink(str(target), OutputOptions(codec=codec, preset="ultrafast" if codec.startswith("libx") else None))
+    sink.open(StreamInfo(64, 48, "rgbpf32", TB, rate=Fraction(25)),
+              source_info=StreamInfo(64, 48, source, TB, rate=Fraction(25)))
+    frames = synthetic_frames("rgbpf32")[:4]
+    for f in frames:
+        sink.write(f)
+    sink.close()
+    with av.open(str(target)) as c:
+        assert c.streams.video[0].codec_context.format.name == encoded
+
+
+def test_pix_fmt_option_overrides_the_source(tmp_path):
+    sink = FFmpegSink(str(tmp_path / "out.mkv"), OutputOptions(pix_fmt="yuv444p", preset="ultrafast"))
+    sink.open(StreamInfo(64, 48, "rgbpf32", TB, rate=Fraction(25)),
+              source_info=StreamInfo(64, 48, "yuv420p", TB, rate=Fraction(25)))
+    for f in synthetic_frames("rgbpf32")[:3]:
+        sink.write(f)
+    sink.close()
+    assert media.inspect(tmp_path / "out.mkv").pix_fmt == "yuv444p"
 
 
 # -- whole runs: frames, times, audio, subtitles ------------------------------------------------------

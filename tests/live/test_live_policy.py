@@ -118,3 +118,27 @@ def test_bad_live_options():
         LiveOptions(max_latency_ms=10)
     with pytest.raises(ConfigError, match="--keyint"):
         LiveOptions(keyint=0)
+
+
+SKELETON_GRAPH = {"nodes": {"pose": {"type": "pose", "in": "source"}},
+                  "output": {"in": "pose", "skeleton": "{stem}.jsonl"}}
+
+
+def test_output_skeleton_is_refused_before_anything_starts(clip, tmp_path):
+    # A sidecar is not written by live runs: refused in one line, before connecting or creating
+    # the output (here an HLS folder), rather than silently not written.
+    folder = tmp_path / "hls" / ""
+    with pytest.raises(ConfigError, match=r"output\.skeleton .*not written by vproc live") as info:
+        run_live(build_graph(SKELETON_GRAPH), str(clip), str(folder), LiveOptions(realtime=True))
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_skeleton_is_refused_by_the_command(clip, tmp_path):
+    g = tmp_path / "pose.yaml"
+    g.write_text("nodes:\n  pose: {type: pose, in: source}\noutput: {in: pose, skeleton: '{stem}.jsonl'}\n")
+    result = media.run_vproc("live", clip, tmp_path / "out.flv", "--graph", g, "--realtime", timeout=60)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vproc: error: output.skeleton"), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pose.yaml"]

@@ -121,7 +121,7 @@ def test_fixed_strength_overrides_the_estimate():
 
 
 def test_refuses_semi_planar_formats_and_bad_params():
-    with pytest.raises(ConfigError, match="put a convert node"):
+    with pytest.raises(ConfigError, match="works on planar formats, not nv12 .in a graph a convert to yuv420p"):
         Denoise(DenoiseParams(), "cpu", "dn").check(StreamInfo(W, H, "nv12", TB))
     with pytest.raises(ValueError, match="radius"):
         DenoiseParams(radius=5)

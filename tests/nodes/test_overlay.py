@@ -94,6 +94,26 @@ def test_plane_values_match_the_matrix():
     assert plane_values(info10, (0.0, 0.0, 0.0))[0] == (64,)
 
 
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuv420p10le", "yuv422p", "yuv444p10le", "nv12", "p010le", "gray",
+                                 "gray16le", "rgb24", "bgr24", "rgb48le", "gbrp", "rgbpf32"])
+def test_labels_boxes_and_joints_drawn_on_every_format(fmt):
+    """OpenCV's putText takes 8-bit images only: on float (lowlight's rgbpf32) and 16-bit planes
+    the id is drawn through an 8-bit mask (``--lowlight --pose`` crashed here)."""
+    from vproc.formats import get_format
+
+    pf = get_format(fmt)
+    planes = tuple(np.full(s, pf.max_value * 0.25, pf.dtype) for s in pf.plane_shapes(W, H))
+    frame = Frame(planes if len(planes) > 1 else planes[0], 5, TB, fmt,
+                  meta={"people": crowd(person(1, 40.5), person(23, 120.5))})
+    out = make(fmt, labels=True, boxes=True).process(frame)[0]
+    assert out.format == fmt and out.pts == 5
+    changed = [not np.array_equal(a, b) for a, b in zip(out.planes, frame.planes)]
+    assert changed[0]  # drawn (luma, or the first RGB plane)
+    label = [p[: max(1, int(15 * p.shape[0] / H)), :] for p in out.planes]  # above the boxes: the ids
+    assert any(not np.array_equal(a, b[: a.shape[0]]) for a, b in zip(label, frame.planes))
+    assert all(a.dtype == b.dtype for a, b in zip(out.planes, frame.planes))
+
+
 def test_unknown_format_refused():
     node = Overlay(OverlayParams(), "cpu", "o")
     with pytest.raises(ConfigError, match="overlay cannot draw on yuv410p|unknown pixel format"):

@@ -197,9 +197,9 @@ def test_refuses_bad_params_and_formats():
     with pytest.raises(ValueError, match="method must be one of flow, net"):
         build_params(VsrParams, {"method": "magic"}, "node 'sr'")
     node = Vsr(VsrParams(), "cpu", "sr")
-    with pytest.raises(ConfigError, match="put a convert node"):
-        node.check(StreamInfo(64, 48, "nv12", TB))
-    with pytest.raises(ConfigError, match="put a convert node"):
+    with pytest.raises(ConfigError, match="works on planar formats, not nv12"):
+        node.check(StreamInfo(64, 48, "nv12", TB))  # opened by hand; a graph converts (to yuv420p)
+    with pytest.raises(ConfigError, match="a convert to gbrp is inserted by itself"):
         node.check(StreamInfo(64, 48, "rgb24", TB))
     with pytest.raises(ConfigError, match="at least 8x8"):
         node.check(StreamInfo(7, 48, "gray", TB))

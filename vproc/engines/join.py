@@ -13,9 +13,7 @@ audio and subtitles come once, over the whole output, from the input file itself
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -85,9 +83,10 @@ def join(plan: Plan, segment_files: list[str | Path], input: str, output: str, o
     """Write ``output``: the segments' video (stream copy) and ``input``'s audio and subtitles
     (as ``options`` says), under a temporary name renamed when complete. Returns the notices
     (streams re-encoded or dropped), as the normal sink gives them."""
-    from ..io.ffmpeg import ffmpeg_binary
-    from ..io.sink import FFmpegSink, current_umask
+    from ..io.ffmpeg import ffmpeg_binary, popen
+    from ..io.sink import FFmpegSink, ffmpeg_reason
     from ..io.source import Source
+    from ..io.streammeta import SourceMetadata
 
     if len(segment_files) != len(plan):
         raise MediaError(f"join: {len(segment_files)} segment files for a plan of {len(plan)} segments")
@@ -96,37 +95,39 @@ def join(plan: Plan, segment_files: list[str | Path], input: str, output: str, o
         sink.attach_passthrough(src.passthrough)
         piped, codecs = sink._plan_streams()
         shift = _priming_shift(src, piped, codecs, sink.format)
+        meta = SourceMetadata.of(src.container)
         maps, codec_args = ["-map", "0:v:0"], ["-c:v", "copy"]
+        # the source's container tags and chapters, and its video stream's tags and disposition
+        meta_args = ["-map_metadata", "1", "-map_chapters", "1", *meta.stream_options(src.video.index, 0)]
         for out_index, (where, index, codec) in enumerate(codecs, start=1):
             stream_index = piped[index - 1].index if where == "pipe" else index  # (streams die with src)
             maps += ["-map", f"1:{stream_index}"]
             codec_args += [f"-c:{out_index}", codec]
+            meta_args += meta.stream_options(stream_index, out_index)
     # The concat demuxer starts its first file at 0 and moves each file's packets by (where it
     # starts the file - the file's own start time); this moves them back to the source's times.
     start = _us(plan.times[plan.cuts[0]] * plan.time_base) if plan.exact else _file_start(segment_files[0])
     folder = Path(work_dir) if work_dir else Path(output).parent
     listing = folder / "concat.txt"
     listing.write_text(concat_list(plan, segment_files))
-    out_path = Path(output)
-    fd, partial = tempfile.mkstemp(prefix=f".{out_path.stem}.", suffix=f".partial{out_path.suffix}", dir=out_path.parent or ".")
-    os.close(fd)
-    os.chmod(partial, 0o666 & ~current_umask())
-    inputs = ["-f", "concat", "-safe", "0", *(["-itsoffset", _seconds(start)] if start else []), "-i", str(listing)]
-    if len(maps) > 2:
-        inputs += ["-i", str(input)]
+    target = sink.out
+    partial = target.begin()
+    inputs = ["-f", "concat", "-safe", "0", *(["-itsoffset", _seconds(start)] if start else []), "-i", str(listing),
+              "-i", str(input)]
     cmd = [ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-copyts", "-y", *inputs,
-           *maps, *codec_args, "-map_chapters", "-1", "-max_muxing_queue_size", "4096",
+           *maps, *codec_args, *meta_args, "-max_muxing_queue_size", "4096",
            *(["-output_ts_offset", _seconds(shift)] if shift else []), "-f", sink.format, partial]
     log.debug("ffmpeg command: %s", " ".join(cmd))
     try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, err = proc.communicate()
         if proc.returncode != 0:
-            said = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            said = err.decode("utf-8", "replace").strip().splitlines()
             raise MediaError(f"FFmpeg failed joining the segments into '{output}' (exit {proc.returncode}): "
-                             f"{said[-1] if said else 'no message'}")
-        os.replace(partial, output)
+                             f"{ffmpeg_reason(said) or 'no message'}")
+        target.commit()
     except BaseException:
-        Path(partial).unlink(missing_ok=True)
+        target.discard()
         raise
     finally:
         listing.unlink(missing_ok=True)

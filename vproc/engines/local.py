@@ -81,6 +81,8 @@ class SegmentedRun:
         stats.frames_in += seg_stats.frames_in
         stats.frames_out += seg_stats.frames_out
         stats.skipped_corrupt += seg_stats.skipped_corrupt
+        for counter in ("concealed", "dropped", "packets_dropped"):
+            setattr(stats, counter, getattr(stats, counter) + getattr(seg_stats, counter, 0))
         for st in seg_stats.stages:
             acc = self.stages.setdefault(st.name, StageStats(st.name, st.kind, st.device))
             acc.frames_in += st.frames_in
@@ -114,7 +116,8 @@ def prepare(graph: Graph, input: str, output: str, *, segment_seconds: float = D
             work_dir: str | Path | None = None, resume_: bool = True, keep_work: bool = False,
             device: str | None = None, on_error: str = "stop", progress=None, overwrite: bool = True) -> SegmentedRun:
     """The checks, the plan, the graph's context and the work folder of a segmented run (any engine)."""
-    from ..io.sink import FFmpegSink, is_url
+    from ..io.output import Output
+    from ..io.sink import is_url
     from ..io.source import Source
 
     start_t = time.perf_counter()
@@ -126,12 +129,9 @@ def prepare(graph: Graph, input: str, output: str, *, segment_seconds: float = D
         raise ConfigError(f"segmented runs (--resume, --engine ray) write a file, not a URL ('{output}')")
     if not Path(input).is_file():
         raise MediaError(f"input '{input}' does not exist" if not Path(input).exists() else f"input '{input}' is not a file")
-    if Path(input).resolve() == Path(output).resolve():
-        raise ConfigError(f"output '{output}' would overwrite the input")
-    if graph.output.skeleton is not None:
-        raise ConfigError("the sidecar (output.skeleton, --pose-out) is not supported on segmented runs (--resume, --engine ray) yet")
+    target = Output(output, graph.output, input=input, kind="segmented", overwrite=overwrite)
     resume.check_work_dir(work_dir)
-    FFmpegSink(output, graph.output, overwrite=overwrite, source_url=input)  # target and codec checks, before decoding
+    target.check()  # target and codec checks, before decoding
 
     with Source(input, on_error=on_error, audio=False, subtitles=False) as src:
         info = src.info

@@ -270,8 +270,8 @@ class _SegmentSink:
     def target(self):
         return self.inner.target
 
-    def open(self, info: StreamInfo) -> None:
-        self.inner.open(info)
+    def open(self, info: StreamInfo, source_info: StreamInfo | None = None) -> None:
+        self.inner.open(info, source_info=source_info)  # every segment: the source's pixel format
 
     def write(self, frame: Frame) -> None:
         t = frame.time

@@ -57,3 +57,68 @@ def check_video_encoder(codec: str) -> None:
     encoders = video_encoders()
     if codec not in encoders:
         raise ConfigError(f"unknown video codec '{codec}'{did_you_mean(codec, encoders)}; `{ffmpeg_binary()} -encoders` lists them")
+
+
+# -- starting FFmpeg so that it never outlives vproc ---------------------------------------------
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+
+
+class _Spawner:
+    """Starts child processes from one thread that lives as long as the process.
+
+    Linux's parent-death signal (``PR_SET_PDEATHSIG``) kills the child when vproc dies, even by
+    SIGKILL, so a killed run leaves no FFmpeg writing on behind it. The signal fires when the
+    *thread* that forked the child ends, not the process; live outputs restart FFmpeg from worker
+    threads that end before the output is closed, so every start goes through this one thread.
+    """
+
+    def __init__(self):
+        import queue
+        import threading
+
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _loop(self) -> None:
+        while True:
+            fn, done, box = self._jobs.get()
+            try:
+                box.append((True, fn()))
+            except BaseException as exc:  # handed back to the caller
+                box.append((False, exc))
+            done.set()
+
+    def run(self, fn):
+        import threading
+
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="vproc-spawner", daemon=True)
+                self._thread.start()
+        done, box = threading.Event(), []
+        self._jobs.put((fn, done, box))
+        done.wait()
+        ok, value = box[0]
+        if not ok:
+            raise value
+        return value
+
+
+_SPAWNER = _Spawner()
+
+
+def popen(cmd: list[str], **kwargs) -> subprocess.Popen:
+    """``subprocess.Popen(cmd, **kwargs)`` for a child that dies with vproc (Linux; elsewhere a
+    plain Popen)."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        kwargs.setdefault("preexec_fn", _die_with_parent)
+    return _SPAWNER.run(lambda: subprocess.Popen(cmd, **kwargs))

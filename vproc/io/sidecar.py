@@ -17,12 +17,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
-from ..errors import MediaError
 from ..frame import Frame, StreamInfo
-from .sink import current_umask
+from .target import OutputTarget
 
 
 class SidecarWriter:
@@ -32,21 +30,16 @@ class SidecarWriter:
     def __init__(self, path: str | os.PathLike):
         """Check the target now, so a mistake fails before any decoding."""
         self.path = Path(path)
-        folder = self.path.parent
-        if not folder.is_dir():
-            raise MediaError(f"cannot write sidecar '{self.path}': folder '{folder}' does not exist")
-        if not os.access(folder, os.W_OK):
-            raise MediaError(f"cannot write sidecar '{self.path}': folder '{folder}' is not writable")
-        if self.path.is_dir():
-            raise MediaError(f"cannot write sidecar '{self.path}': it is a folder")
+        self.out = OutputTarget(self.path, what="sidecar")  # the video's rules: temporary name, devices in place
+        self.out.check()
         self.partial_path: str | None = None
         self.lines = 0
         self._file = None
 
     def open(self) -> None:
-        fd, self.partial_path = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".partial.jsonl",
-                                                 dir=self.path.parent)
-        self._file = os.fdopen(fd, "w", encoding="utf-8")
+        where = self.out.begin()
+        self.partial_path = self.out.partial
+        self._file = open(where, "w", encoding="utf-8")
 
     def write(self, frame: Frame) -> None:
         """Append the line of one output frame."""
@@ -63,8 +56,7 @@ class SidecarWriter:
         """Finish the file and move it into place."""
         self._file.close()
         self._file = None
-        os.chmod(self.partial_path, 0o666 & ~current_umask())  # mkstemp makes it private; outputs are not
-        os.replace(self.partial_path, self.path)
+        self.out.commit()
         self.partial_path = None
 
     def abort(self) -> None:
@@ -72,8 +64,7 @@ class SidecarWriter:
         if self._file is not None:
             self._file.close()
             self._file = None
-        if self.partial_path and os.path.exists(self.partial_path):
-            os.unlink(self.partial_path)
+        self.out.discard()
         self.partial_path = None
 
 
@@ -89,10 +80,10 @@ class WithSidecar:
     def __getattr__(self, name):  # frames_written, notices, target, ...: the video sink's
         return getattr(self.sink, name)
 
-    def open(self, info: StreamInfo) -> None:
+    def open(self, info: StreamInfo, source_info: StreamInfo | None = None) -> None:
         self.sidecar.open()
         try:
-            self.sink.open(info)
+            self.sink.open(info, source_info=source_info)
         except BaseException:
             self.sidecar.abort()
             raise

@@ -78,8 +78,9 @@ def run_live(graph: Graph, input: str, output: str, options: LiveOptions = LiveO
     """Run ``graph`` on the live ``input`` into ``output`` until the input ends (a file) or the
     process is interrupted (Ctrl-C, SIGTERM: the caller turns them into KeyboardInterrupt);
     statistics lines go to ``out`` (stdout) every ``options.stats_interval`` seconds."""
-    if not is_url(input) and not is_url(output) and Path(input).resolve() == Path(output).resolve():
-        raise ConfigError(f"output '{output}' would overwrite the input")
+    from ..io.output import Output
+
+    Output(output, graph.output, input=input, kind="live")  # the rules every run's output follows
     stats = LiveStats()
     target = output_target(output)
     encode = live_output_options(graph.output, target, keyint=options.keyint, bitrate=options.bitrate,

@@ -28,7 +28,7 @@ import time
 from ..errors import MediaError
 from ..frame import Frame, StreamInfo
 from ..graph import OutputOptions
-from ..io.sink import FFmpegSink, guess_format, is_url
+from ..io.sink import FFmpegSink, default_video_codec, guess_format, is_url
 from .source import FIRST_RETRY, LivePacket
 from .stats import LiveStats
 
@@ -40,7 +40,7 @@ def live_output_options(base: OutputOptions, target: str, *, keyint: float = 2.0
                         preset: str | None = None) -> OutputOptions:
     """``base`` (the graph's output block) with the live encoder settings added (module docstring)."""
     fmt = base.format or guess_format(target)
-    codec = base.codec
+    codec = base.codec or default_video_codec(fmt, target)
     args: list[str] = []
     if codec in ("libx264", "libx265"):
         args += ["-tune", "zerolatency"]
@@ -62,7 +62,7 @@ def live_output_options(base: OutputOptions, target: str, *, keyint: float = 2.0
     if is_url(target):
         args += ["-rw_timeout", "3000000"]  # a server that stops reading fails FFmpeg in 3 s
     crf = base.crf if (base.crf is not None or bitrate) else 23
-    return dataclasses.replace(base, bitrate=bitrate, crf=None if bitrate else crf,
+    return dataclasses.replace(base, codec=codec, bitrate=bitrate, crf=None if bitrate else crf,
                                preset=preset or base.preset or "veryfast", args=tuple(args) + tuple(base.args))
 
 
@@ -97,15 +97,16 @@ class LiveSink:
         self._sink.attach_passthrough(self._passthrough)
 
     # -- up and down ------------------------------------------------------------------------
-    def open(self, info: StreamInfo) -> None:
+    def open(self, info: StreamInfo, source_info: StreamInfo | None = None) -> None:
         self._info = info
+        self._source_info = source_info  # the encoded pixel format follows the source's
         self._start()
         if not self._up and not is_url(self.target):  # a file that fails at once is an error
             raise MediaError(str(self._error))
 
     def _start(self) -> None:
         try:
-            self._sink.open(self._info)
+            self._sink.open(self._info, source_info=getattr(self, "_source_info", None))
         except MediaError as exc:
             self._down(exc)
             return

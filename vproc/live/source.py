@@ -288,7 +288,8 @@ class LiveSource:
                 # Audio follows the segment of the video around it; packets of a new publisher
                 # that come before its first frame map before what was sent and are dropped.
                 self._push(((number, segment), LivePacket(item, self.passthrough[0].index)))
-        self.stats.corrupt_skipped += session.stats.corrupt_skipped
+        for counter in ("concealed", "dropped", "packets_dropped"):
+            setattr(self.stats, counter, getattr(self.stats, counter) + getattr(session.stats, counter))
 
     def _push(self, entry) -> None:
         with self._cond:

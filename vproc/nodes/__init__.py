@@ -6,7 +6,9 @@ run pays only for the libraries its own nodes need: a resize graph never imports
 
 BUILTIN = {
     "convert": "vproc.nodes.convert",
+    "deinterlace": "vproc.nodes.deinterlace",
     "denoise": "vproc.nodes.denoise",
+    "ffmpeg": "vproc.nodes.avfilter",
     "lowlight": "vproc.nodes.lowlight",
     "overlay": "vproc.nodes.overlay",
     "pose": "vproc.nodes.pose",

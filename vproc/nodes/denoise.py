@@ -37,8 +37,9 @@ does not change the filtering. A number sets sigma directly, in 8-bit code value
 plane (scaled for deeper formats: 10 means 40 at 10 bits).
 
 Formats: planar 8- and 16-bit (``yuv420p``, ``yuv422p``, ``yuv444p``, their ``10le`` forms,
-``gray*``, ``gbrp``) and ``rgbpf32``; semi-planar ones (``nv12``, ``p010le``) need a ``convert``
-first. Devices: ``cpu`` (numba twins) and ``cuda`` (the kernels; the flow stays on the host, so a
+``gray*``, ``gbrp``) and ``rgbpf32`` (``formats``); in a graph, any other input gets a conversion
+inserted (format negotiation, :mod:`vproc.runtime`): packed 8-bit RGB (``rgb24``, ``bgr24``) to
+``gbrp``, ``rgb48le`` to ``rgbpf32``, ``nv12``/``p010le`` to ``yuv420p``/``yuv420p10le``. Devices: ``cpu`` (numba twins) and ``cuda`` (the kernels; the flow stays on the host, so a
 small guide is downloaded and small flow fields are uploaded every frame).
 Latency and warm-up: ``radius`` frames.
 """
@@ -52,7 +53,7 @@ from typing import Literal
 import numpy as np
 
 from .. import device as devices
-from ..formats import require_planar
+from ..formats import PLANAR, require_planar
 from ..frame import Frame, StreamInfo
 from ..node import TemporalNode
 from ..registry import register
@@ -105,6 +106,13 @@ class Denoise(TemporalNode):
 
     Params = DenoiseParams
     devices = ("cpu", "cuda")
+    # Planes are filtered one by one, so any planar layout works; the negotiated conversion
+    # (Node.preferred_format: FFmpeg's nearest) keeps family, chroma and depth. For packed RGB
+    # that is gbrp, not yuv444p: a lossless reordering of the same samples (no RGB -> YUV -> RGB
+    # round trip), the green plane is a good flow guide, and the noise of each camera channel is
+    # estimated where it is; 16-bit RGB goes to rgbpf32, as vproc has no gbrp16.
+    formats = PLANAR
+    formats_note = "planar formats"
 
     def check(self, info: StreamInfo) -> None:
         require_planar(info.format, "denoise")

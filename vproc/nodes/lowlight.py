@@ -2,7 +2,8 @@
 
 Two methods (``method``): ``curve`` (the default), a parametric curve solved per frame for a
 target exposure; ``net``, curves estimated per pixel region by a small trained network. Both
-work on ``rgbpf32`` (put ``convert`` with ``format: rgbpf32`` before it), on ``cpu`` or ``cuda``,
+work on ``rgbpf32`` (in a graph any other input is converted to it by format negotiation,
+:mod:`vproc.runtime`), on ``cpu`` or ``cuda``,
 keep hue (every channel of a pixel scaled alike), never clip, and hold no frames (latency 0).
 
 ``method: curve``
@@ -159,12 +160,14 @@ class Lowlight(Node):
 
     Params = LowlightParams
     devices = ("cpu", "cuda")
+    formats = (FORMAT,)
+    formats_note = f"{FORMAT} (planar float RGB) only"
 
     def check(self, info: StreamInfo) -> None:
         if info.format != FORMAT:
             raise ConfigError(
-                f"lowlight works on {FORMAT} (planar float RGB), not {info.format}: put a convert node "
-                f"with format: {FORMAT} before it (and one back to e.g. yuv420p after it)")
+                f"lowlight works on {FORMAT} (planar float RGB), not {info.format} (in a graph the "
+                f"convert to {FORMAT} is inserted by itself; opened by hand, convert first)")
 
     def open(self, info: StreamInfo) -> StreamInfo:
         self.check(info)

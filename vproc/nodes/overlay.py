@@ -14,13 +14,12 @@ from dataclasses import dataclass, field
 
 from ..draw import Canvas, id_colour, plane_values
 from ..errors import ConfigError
-from ..formats import get_format
+from ..formats import FORMATS, get_format
 from ..frame import Frame, StreamInfo
 from ..node import Node
 from ..registry import register
 
-_FORMATS = ("gray", "gray10le", "gray16le", "yuv420p", "yuv422p", "yuv444p", "yuv420p10le",
-            "yuv422p10le", "yuv444p10le", "nv12", "p010le", "rgb24", "bgr24", "rgb48le", "gbrp", "rgbpf32")
+_FORMATS = tuple(FORMATS)  # every format vproc has: drawn natively (vproc.draw), no conversion
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ What runs where:
 
 - ``cpu``: OpenCV's ``cv2.resize``, any format and interpolation.
 - ``cuda``: :func:`vproc.kernels.resample.resize` (OpenCV's bilinear and bicubic, same mapping
-  and weights), for ``rgbpf32`` with ``bilinear`` or ``bicubic`` only; anything else is a
-  :class:`~vproc.errors.ConfigError` when the node opens (convert to ``rgbpf32`` first).
+  and weights), for ``rgbpf32`` with ``bilinear`` or ``bicubic`` only; in a graph that puts the
+  node on ``cuda``, other formats get a conversion to ``rgbpf32`` inserted (format negotiation;
+  ``device: auto`` rather keeps such a node on the CPU); other methods, or the node opened by
+  hand on another format, are a :class:`~vproc.errors.ConfigError` when it opens.
 
 Why not the kernel's numba twin on the CPU as well: measured on 2 cores, (3, H, W) float32, the
 twin against ``cv2.resize`` per plane (IPP), ms per frame at 480p / 720p / 1080p:
@@ -74,6 +76,13 @@ class Resize(Node):
     Params = ResizeParams
     devices = ("cpu", "cuda")
 
+    def input_formats(self) -> tuple[str, ...] | None:
+        """Any format on the CPU; on CUDA the kernel's rgbpf32 (a graph that puts this node
+        on ``cuda`` explicitly gets the conversion; ``device: auto`` keeps it on the CPU)."""
+        if self.device == "cuda" and self.params.interp in ("bilinear", "bicubic"):
+            return (CUDA_FORMAT,)
+        return None
+
     def check(self, info: StreamInfo) -> None:
         if self.device == "cuda":
             from ..kernels.resample import METHODS  # only on CUDA: the CPU path needs no numba
@@ -122,7 +131,7 @@ class Resize(Node):
         self.method = interp
         self.interp = _INTERP[interp]
         self.planar = fmt.name == CUDA_FORMAT  # one (3, H, W) output array, as the kernels want
-        return info.replace(width=w, height=h)
+        return info.resized(w, h)  # the display aspect ratio stays, as with FFmpeg's scale
 
     def process(self, frame: Frame) -> list[Frame]:
         w, h = self.size

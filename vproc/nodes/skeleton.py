@@ -29,7 +29,8 @@ Per frame:
    ``i + 0.5``), which the sidecar writer serialises and ``resize``/``vsr`` rescale.
 
 Formats: planar YUV (8 and 10 bits), ``gray``/``gray10le``/``gray16le``, ``gbrp``, ``rgbpf32``,
-packed ``rgb24``/``bgr24``/``rgb48le``; semi-planar ``nv12``/``p010le`` need a ``convert`` first.
+packed ``rgb24``/``bgr24``/``rgb48le``; semi-planar ``nv12``/``p010le`` are converted to
+``yuv420p``/``yuv420p10le`` first (format negotiation, :mod:`vproc.runtime`).
 Devices: ``cpu``; ``cuda`` for ``mask: threshold`` (luma, blur, Otsu, ``min_area`` labelling
 and thinning on the device; the Otsu histogram, 256 counts, and the thinning's convergence
 counters are the only reads back; ``polylines`` downloads the skeleton to trace it). Canny
@@ -50,7 +51,7 @@ from .. import device as devices
 from ..colorspace import matrix_of
 from ..draw import plane_values
 from ..errors import ConfigError
-from ..formats import get_format
+from ..formats import FORMATS, get_format
 from ..frame import ColorInfo, Frame, StreamInfo
 from ..node import Node
 from ..pose import INSTALL, quiet_stderr, require
@@ -124,12 +125,14 @@ class Skeleton(Node):
     Params = SkeletonParams
     devices = ("cpu", "cuda")
     sidecar_keys = ("skeleton",)  # with polylines: true
+    formats = tuple(n for n, f in FORMATS.items() if all(p.channels != 2 for p in f.planes))
+    formats_note = "planar and packed formats, not semi-planar"
 
     def check(self, info: StreamInfo) -> None:
         fmt = get_format(info.format)
         if any(p.channels == 2 for p in fmt.planes):
-            raise ConfigError(f"skeleton does not take semi-planar {info.format}: put a convert node "
-                              f"with e.g. format: yuv420p before it")
+            raise ConfigError(f"skeleton does not take semi-planar {info.format} (in a graph a convert is "
+                              f"inserted by itself; opened by hand, convert to e.g. yuv420p first)")
         p = self.params
         if self.device == "cuda" and p.mask != "threshold":
             lib = "OpenCV" if p.mask == "canny" else "MediaPipe"

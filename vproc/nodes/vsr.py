@@ -82,7 +82,9 @@ residuals, 6.5 ms DIS, 3 ms chaining flows, 15 ms the rest. ``radius: 1`` runs a
 -0.02 dB on Vid4 x2 (+1.75 instead of +1.77 over bicubic) and -0.11 dB at x4 (+0.67 / +0.78).
 
 Formats: planar 8- and 10/16-bit YUV and grey (``yuv420p``, ``yuv422p``, ``yuv444p``, their
-``10le`` forms, ``gray*``), ``gbrp`` and ``rgbpf32``; output in the input's format at ``scale``
+``10le`` forms, ``gray*``), ``gbrp`` and ``rgbpf32`` (``formats``; in a graph any other input is
+converted first by format negotiation: packed ``rgb24``/``bgr24``, the Python API's usual frames,
+to ``gbrp``, ``rgb48le`` to ``rgbpf32``, ``nv12``/``p010le`` to ``yuv420p``/``yuv420p10le``); output in the input's format at ``scale``
 times the size (any size: nothing needs to be a multiple of anything). Devices: ``cpu`` (numba
 twins) and ``cuda`` (the kernels; the flow stays on the host). Latency and warm-up: ``radius``
 frames. Memory: the window's frames and their flows, whatever the video's length.
@@ -99,7 +101,7 @@ import numpy as np
 
 from .. import device as devices
 from ..errors import ConfigError
-from ..formats import require_planar
+from ..formats import PLANAR, require_planar
 from ..frame import Frame, StreamInfo
 from ..geometry import scale_meta
 from ..node import TemporalNode
@@ -188,6 +190,12 @@ class Vsr(TemporalNode):
 
     Params = VsrParams
     devices = ("cpu", "cuda")
+    # Negotiated conversions (Node.preferred_format) keep family, chroma and depth: packed RGB
+    # becomes gbrp, a lossless reordering (the luma guide is computed from R, G, B as for
+    # rgbpf32, and the detail added back to each channel), rather than yuv444p, which would
+    # round-trip the colours through a matrix and 8-bit rounding.
+    formats = PLANAR
+    formats_note = "planar formats"
 
     def check(self, info: StreamInfo) -> None:
         fmt = require_planar(info.format, "vsr")
@@ -227,7 +235,7 @@ class Vsr(TemporalNode):
                                      preset=preset, upscale=upscale)
         self.tolerance = p.tolerance / 255.0
         self.reset()
-        return info.replace(width=self.hr[1], height=self.hr[0])
+        return info.resized(self.hr[1], self.hr[0])  # keeps the display aspect ratio (SAR)
 
     def _open_net(self, info: StreamInfo) -> None:
         """Load the network (the shipped weights unless ``weights`` names a file) onto the node's

@@ -54,6 +54,7 @@ import torch.nn.functional as F
 
 from ..errors import ConfigError
 from ..models import zerodce
+from ..io.target import check_writable
 
 #: ``../shared/data`` next to the repository (where the project keeps its data, never committed).
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -246,6 +247,8 @@ def train(data: str | Path | None = None, out: str | Path | None = None, setting
     """
     s = settings or Settings()
     out = Path(out) if out is not None else zerodce.DEFAULT_WEIGHTS
+    # Before training: a folder that cannot be written fails now, in one line, not after the run.
+    out = check_writable(out, "weights file", make_folder=True)
     torch.set_num_threads(THREADS)
     torch.use_deterministic_algorithms(True)
     t0, c0 = time.perf_counter(), time.process_time()

@@ -60,6 +60,7 @@ from ..errors import ConfigError
 from ..kernels.blur import gaussian_kernel
 from ..kernels.vsr import degradation_taps
 from ..models import vsrnet
+from ..io.target import check_writable
 
 #: ``../shared/data`` next to the repository (where the project keeps its data, never committed).
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -348,6 +349,9 @@ def train(scale: int = 4, degradation: str = "bi", steps: int | None = None, dat
         kw["steps"] = steps
     s = Settings(**{**asdict(base), **kw})
     out = Path(out) if out is not None else vsrnet.default_weights(s.scale, s.degradation)
+    # Before training: a folder that cannot be written fails now, in one line, not after the run
+    # (the checkpoints go there too).
+    out = check_writable(out, "weights file", make_folder=True)
     torch.set_num_threads(THREADS)
     torch.use_deterministic_algorithms(True)
     t0, c0 = time.perf_counter(), time.process_time()

@@ -1,0 +1,77 @@
+"""Every stream and its metadata, as the ffmpeg CLI keeps them (see compare.CASES)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import media
+from tests.conformance.compare import CASES, describe, run_case
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_same_as_ffmpeg_cli(case, tmp_path):
+    for field, ffmpeg_says, vproc_says in run_case(case, tmp_path):
+        assert vproc_says == ffmpeg_says, f"{case.name}: {field}"
+
+
+def test_rich_input_keeps_its_facts(tmp_path):
+    # Not only "as FFmpeg": the values themselves, so a regression in both shows too.
+    from tests.conformance.compare import make_rich_mkv
+
+    src = make_rich_mkv(tmp_path)
+    out = tmp_path / "out.mkv"
+    assert media.run_vproc("transcode", src, out).returncode == 0
+    info = describe(out)
+    assert info["tags"]["title"] == "A film; with a semicolon"
+    assert [c[2] for c in info["chapters"]] == ["Opening", "Close"]
+    video, eng, fra, sub = info["streams"]
+    assert video["tags"].get("title") == "Main video"
+    assert (eng["tags"]["language"], eng["tags"]["title"]) == ("eng", "English stereo")
+    assert (fra["tags"]["language"], fra["tags"]["title"]) == ("fra", "Commentaire")
+    assert fra["disposition"] == ["comment", "default"] and eng["disposition"] == []
+    assert sub["type"] == "subtitle" and sub["disposition"] == ["forced"] and sub["tags"]["language"] == "fra"
+
+
+def test_webm_from_aac_reencodes_audio_to_opus_with_a_notice(tmp_path, clip_mp4):
+    proc = media.run_vproc("transcode", clip_mp4, tmp_path / "out.webm")
+    assert proc.returncode == 0, proc.stderr
+    assert "re-encoding it to libopus" in proc.stderr
+    assert [s["codec"] for s in describe(tmp_path / "out.webm")["streams"]] == ["vp9", "opus"]
+
+
+def test_a_failed_encode_shows_ffmpegs_reason(tmp_path, clip_mp4):
+    # H.264 in WebM: FFmpeg's last line only says nothing was written; its first says why.
+    proc = media.run_vproc("transcode", clip_mp4, tmp_path / "out.webm", "--codec", "libx264")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert "Only VP8 or VP9 or AV1 video" in lines[-1] and "Nothing was written" not in lines[-1]
+    assert " @ 0x" not in lines[-1]
+    assert media.leftovers(tmp_path) == []
+
+
+def _hdr_of(path):
+    import av
+
+    from vproc.io.hdr import HDRMetadata
+
+    with av.open(str(path)) as c:
+        cc = c.streams.video[0].codec_context
+        frame = next(c.decode(video=0))
+        return HDRMetadata.from_side_data(frame.side_data), (cc.color_primaries, cc.color_trc, cc.colorspace)
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_hdr10_static_metadata_as_ffmpeg_cli(tmp_path, codec):
+    src = tmp_path / "hdr.mp4"
+    media.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25", "-frames:v", "6", "-pix_fmt", "yuv420p10le",
+                     "-c:v", "libx265", "-x265-params",
+                     "log-level=error:hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)"
+                     "L(10000000,1):max-cll=1000,400",
+                     "-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc", str(src))
+    ref, out = tmp_path / "ffmpeg.mp4", tmp_path / "vproc.mp4"
+    media.run_ffmpeg("-i", str(src), "-c:v", codec, str(ref))
+    proc = media.run_vproc("transcode", src, out, "--codec", codec)
+    assert proc.returncode == 0, proc.stderr
+    want, got = _hdr_of(ref), _hdr_of(out)
+    assert want[0] is not None and want[0].max_cll == 1000
+    assert got == want  # mastering display, light level, and the colour tags

@@ -1,0 +1,191 @@
+"""Every kind of target, written as FFmpeg writes it, and never a path replaced that was not a
+regular file (see vproc/io/target.py)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import av
+import pytest
+
+from tests import media
+from tests.conformance.compare import describe
+from vproc.io.target import OutputTarget
+
+
+def test_dash_writes_standard_output(tmp_path, clip_mp4):
+    proc = subprocess.run([sys.executable, "-m", "vproc", "transcode", str(clip_mp4), "-", "-f", "nut", "-q"],
+                          cwd=tmp_path, capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "-").exists()  # not a file named '-'
+    (tmp_path / "got.nut").write_bytes(proc.stdout)
+    assert describe(tmp_path / "got.nut")["frames"] == media.inspect(clip_mp4).frames
+
+
+def test_dash_without_format_says_so(tmp_path, clip_mp4):
+    proc = media.run_vproc("transcode", clip_mp4, "-")
+    assert proc.returncode == 2 and "--format" in proc.stderr
+
+
+def test_json_and_standard_output_conflict(clip_mp4):
+    proc = media.run_vproc("transcode", clip_mp4, "-", "-f", "nut", "--json")
+    assert proc.returncode == 2 and "--json" in proc.stderr
+
+
+def test_fifo_is_written_in_place(tmp_path, clip_mp4):
+    fifo = tmp_path / "out.mkv"
+    os.mkfifo(fifo)
+    got = bytearray()
+    reader = threading.Thread(target=lambda: got.extend(open(fifo, "rb").read()))
+    reader.start()
+    proc = media.run_vproc("transcode", clip_mp4, fifo, "-y")
+    reader.join(timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)  # still the FIFO, not a file renamed over it
+    (tmp_path / "copy.mkv").write_bytes(bytes(got))
+    assert describe(tmp_path / "copy.mkv")["frames"] == media.inspect(clip_mp4).frames
+    assert media.leftovers(tmp_path) == ["copy.mkv", "out.mkv"]
+
+
+def test_a_link_to_a_device_is_written_through(tmp_path, clip_mp4):
+    # /dev/stdout and friends are links to devices or pipes; renaming over one would replace it.
+    link = tmp_path / "null.mp4"
+    link.symlink_to(os.devnull)
+    proc = media.run_vproc("transcode", clip_mp4, link, "-y")
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink() and stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert media.leftovers(tmp_path) == ["null.mp4"]
+
+
+def test_dev_null_is_the_null_muxer(clip_mp4):
+    proc = media.run_vproc("transcode", clip_mp4, os.devnull)
+    assert proc.returncode == 0, proc.stderr
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_image_sequence_and_no_leftovers(tmp_path, clip_mp4):
+    out = tmp_path / "frame_%04d.png"
+    proc = media.run_vproc("transcode", clip_mp4, out)
+    assert proc.returncode == 0, proc.stderr
+    n = media.inspect(clip_mp4).frames
+    names = media.leftovers(tmp_path)
+    assert names == [f"frame_{i:04d}.png" for i in range(1, n + 1)]  # and nothing hidden
+    with av.open(str(tmp_path / "frame_0001.png")) as c:
+        assert c.streams.video[0].codec_context.name == "png"
+    again = media.run_vproc("transcode", clip_mp4, out)  # not overwritten without -y
+    assert again.returncode == 2 and "-y" in again.stderr
+    assert media.run_vproc("transcode", clip_mp4, out, "-y").returncode == 0
+    assert media.leftovers(tmp_path) == names
+
+
+def test_single_image_output(tmp_path, clip_mp4):
+    proc = media.run_vproc("transcode", clip_mp4, tmp_path / "still.png")
+    assert proc.returncode == 0, proc.stderr
+    assert media.leftovers(tmp_path) == ["still.png"]
+    with av.open(str(tmp_path / "still.png")) as c:
+        assert len(list(c.decode(video=0))) == 1
+
+
+@pytest.mark.parametrize("name, video", [("out.nut", "ffv1"), ("out.y4m", "rawvideo"), ("out.mkv", "h264"),
+                                         ("out.mov", "h264"), ("out.ts", "h264"), ("out.webm", "vp9")])
+def test_sensible_codec_per_container(tmp_path, clip_mp4, name, video):
+    proc = media.run_vproc("transcode", clip_mp4, tmp_path / name)
+    assert proc.returncode == 0, proc.stderr
+    assert describe(tmp_path / name)["streams"][0]["codec"] == video
+
+
+def test_hls_playlist_and_segments_in_place(tmp_path, clip_mp4):
+    proc = media.run_vproc("transcode", clip_mp4, tmp_path / "index.m3u8")
+    assert proc.returncode == 0, proc.stderr
+    names = media.leftovers(tmp_path)
+    assert "index.m3u8" in names and any(n.endswith(".ts") for n in names)
+    assert not any(n.startswith(".") for n in names)
+    assert describe(tmp_path / "index.m3u8")["frames"] == media.inspect(clip_mp4).frames
+
+
+def test_existing_output_needs_y(tmp_path, clip_mp4):
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious")
+    for args in ((), ("-n",)):
+        proc = media.run_vproc("transcode", clip_mp4, out, *args)
+        assert proc.returncode == 2 and "already exists" in proc.stderr and "-y" in proc.stderr
+        assert out.read_bytes() == b"precious"
+    assert media.run_vproc("transcode", clip_mp4, out, "-y", "-n").returncode == 2  # contradiction
+    assert media.run_vproc("transcode", clip_mp4, out, "-y").returncode == 0
+    assert media.inspect(out).frames == media.inspect(clip_mp4).frames
+
+
+def test_global_flags_after_the_subcommand_and_version(tmp_path, clip_mp4):
+    proc = media.run_vproc("transcode", clip_mp4, tmp_path / "out.webm", "-q")
+    assert proc.returncode == 0 and proc.stderr.count("WARNING") == 0  # the Opus notice is a warning
+    assert media.run_vproc("probe", clip_mp4, "--debug").returncode == 0
+    version = media.run_vproc("--version")
+    assert version.returncode == 0 and version.stdout.startswith("vproc ")
+
+
+def test_stale_partials_of_dead_runs_are_removed(tmp_path, clip_mp4):
+    dead = tmp_path / ".out.vproc-4194999-abc.partial.mp4"  # above any pid_max: that run is gone
+    alive = tmp_path / f".out.vproc-{os.getpid()}-def.partial.mp4"  # a run still going: left alone
+    other = tmp_path / ".other.vproc-4194999-abc.partial.mp4"  # another output's: not ours to judge
+    for p in (dead, alive, other):
+        p.write_bytes(b"x")
+    assert media.run_vproc("transcode", clip_mp4, tmp_path / "out.mp4").returncode == 0
+    assert media.leftovers(tmp_path) == sorted([alive.name, other.name, "out.mp4"])
+
+
+def test_target_kinds():
+    assert OutputTarget("-").kind == "stdout"
+    assert OutputTarget("pipe:1").kind == "stdout"
+    assert OutputTarget(os.devnull).kind == "special"
+    assert OutputTarget("rtmp://host/app/key").kind == "url"
+    assert OutputTarget("/tmp/x_%03d.png").kind == "sequence"
+    assert OutputTarget("/tmp/never-there.mp4").kind == "file"
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out += [int(t) for t in text]
+    return out
+
+
+def test_sigkill_leaves_no_ffmpeg_and_the_next_run_cleans_up(tmp_path, long_clip):
+    out = tmp_path / "out.mp4"
+    proc = subprocess.Popen([sys.executable, "-m", "vproc", "transcode", str(long_clip), str(out), "--scale", "2",
+                             "--preset", "veryslow"], cwd=media.REPO, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(".partial" in n for n in media.leftovers(tmp_path)):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)
+        children = _children(proc.pid)
+        assert children, "FFmpeg should be running"
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(Path(f"/proc/{c}").exists() and "zombie" not in _state(c) for c in children):
+            assert time.monotonic() < deadline, "FFmpeg outlived vproc"
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert any(".partial" in n for n in media.leftovers(tmp_path))  # what SIGKILL leaves...
+    clip = media.make_clip(tmp_path / "short.mp4", seconds=0.2, audio=False)
+    assert media.run_vproc("transcode", clip, out).returncode == 0  # ...the next run removes
+    assert media.leftovers(tmp_path) == ["out.mp4", "short.mp4"]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split("\n")[0].lower()
+    except (OSError, IndexError):
+        return "zombie"
