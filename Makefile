@@ -25,7 +25,7 @@ env: $(VENV)/.installed
 demo: env
 	$(PY) samples/make_sample.py samples/sample.mp4
 	mkdir -p out
-	$(VENV)/bin/vproc run graphs/default.yaml -i samples/sample.mp4 -o out/sample_default.mp4
+	$(VENV)/bin/vproc run graphs/default.yaml -i samples/sample.mp4 -o out/sample_default.mp4 -y
 	@echo "output: $(CURDIR)/out/sample_default.mp4"
 
 test: env

@@ -69,7 +69,7 @@ def _run(args, tmp: Path) -> int:
     for name, node in GRAPHS.items():
         graph = tmp / "g.yaml"
         graph.write_text(f"version: 1\ndevice: cpu\nnodes:\n  {node}\noutput: {{in: sr, codec: ffv1, format: matroska}}\n")
-        cmd = [sys.executable, "-m", "vproc", "run", str(graph), "-i", str(clip), "-o", str(tmp / "out.mkv"), "--no-progress"]
+        cmd = [sys.executable, "-m", "vproc", "run", str(graph), "-i", str(clip), "-o", str(tmp / "out.mkv"), "-y", "--no-progress"]
         subprocess.run(cmd, check=True, env=env, cwd=ROOT, capture_output=True)  # numba's cache filled
         times: dict[str, list[float]] = {"1": [], "0": []}
         for r in range(args.repeat):

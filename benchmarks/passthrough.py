@@ -66,7 +66,7 @@ def main() -> None:
             return {
                 "ffmpeg CLI": [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-y", "-i", str(src),
                                *ENCODE, "-c:a", "copy", str(tmp / "ffmpeg.mp4")],
-                "vproc transcode": [sys.executable, "-m", "vproc", "-q", "transcode", str(src), str(tmp / "vproc.mp4"),
+                "vproc transcode": [sys.executable, "-m", "vproc", "-q", "transcode", str(src), str(tmp / "vproc.mp4"), "-y",
                                     "--preset", "veryfast", "--crf", "23", "--pix-fmt", "yuv420p", "--no-progress"],
             }
 

@@ -372,6 +372,7 @@ class FFmpegSink:
         except BaseException:
             self.abort()
             raise
+        _widen_pipe(self._proc.stdin.fileno())
         threading.Thread(target=self._read_stderr, daemon=True, name="ffmpeg-stderr").start()
         try:
             # No index and no syncpoints: they are seeking aids, and nothing seeks a pipe, while
@@ -512,6 +513,17 @@ def ffmpeg_reason(lines: list[str]) -> str:
     specific = [line for line in lines if not _GENERIC.search(line)]
     line = (specific or lines or [""])[0]
     return _ADDRESS.sub("]", line)
+
+
+def _widen_pipe(fd: int, size: int = 1 << 20) -> None:
+    """Give the pipe into FFmpeg a 1 MiB buffer (Linux's default is 64 KiB): a 720p frame is
+    1.4 MB of rawvideo, which a small pipe splits into some twenty writes, each waking FFmpeg."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (ImportError, OSError):  # not Linux, or above /proc/sys/fs/pipe-max-size: keep the default
+        pass
 
 
 def _colour_options(info: StreamInfo) -> dict[str, str]:

@@ -51,6 +51,7 @@ from ..frame import Frame, StreamInfo
 from .avframes import color_info, from_av
 from .hdr import HDRMetadata
 from .streammeta import disposition_names
+from .target import OutputTarget, is_sequence
 from .lavfi import FilterChain
 from .orientation import autorotate_filters, cli_options, matrix_of, swaps_sides
 
@@ -124,7 +125,10 @@ class Source:
         self._stop = threading.Event()
         opened = "pipe:0" if self.url in STDIN_NAMES else self.url  # ffmpeg -i -: standard input
         if "://" not in self.url and opened == self.url and not os.path.exists(self.url):
-            raise MediaError(f"input '{self.url}' does not exist")
+            if not is_sequence(self.url):
+                raise MediaError(f"input '{self.url}' does not exist")
+            if not OutputTarget(self.url, what="input").existing():  # frame_%04d.png: FFmpeg's image2 pattern
+                raise MediaError(f"input '{self.url}': no image matches the pattern")
         self._options = dict(options or {})
         try:
             self.container = av.open(opened, "r", options=options or {})
