@@ -42,7 +42,8 @@ def describe(path: Path | str) -> dict:
             if s.type == "video":
                 cc = s.codec_context
                 entry.update(size=(cc.width, cc.height), pix_fmt=cc.format.name if cc.format else None,
-                             sar=str(s.sample_aspect_ratio) if s.sample_aspect_ratio else None)
+                             sar=str(s.sample_aspect_ratio) if s.sample_aspect_ratio else None,
+                             colour=(int(cc.color_primaries or 2), int(cc.color_trc or 2), int(cc.colorspace or 2)))
             if s.type == "audio":
                 entry.update(channels=s.codec_context.channels, sample_rate=s.codec_context.sample_rate)
             streams.append(entry)
@@ -51,15 +52,22 @@ def describe(path: Path | str) -> dict:
         info = {"format": c.format.name, "tags": _tags(c.metadata), "chapters": chapters, "streams": streams}
         video = next((s for s in c.streams if s.type == "video" and not (s.disposition and int(s.disposition) & int(av.stream.Disposition.attached_pic))), None)
         if video is not None:
-            times = [float(f.time) for f in c.decode(video)]
-            info["frames"] = len(times)
-            info["first_time"] = round(times[0], 4) if times else None
+            from vproc.io.hdr import HDRMetadata
+            from vproc.io.orientation import cli_options, matrix_of
+
+            frames = list(c.decode(video))
+            info["frames"] = len(frames)
+            info["video"] = next(e for e, s in zip(streams, c.streams) if s is video)
+            if frames:
+                info["rotation"] = cli_options(matrix_of(frames[0].side_data))
+                info["hdr"] = HDRMetadata.from_side_data(frames[0].side_data)
     return info
 
 
-def ffmpeg_cli(input: Path, output: Path, *args: str) -> None:
-    """The reference: the ffmpeg CLI with all streams mapped, video re-encoded as vproc does."""
-    media.run_ffmpeg("-i", str(input), "-map", "0", *args, str(output))
+def ffmpeg_cli(input: Path, output: Path, *args: str, before: tuple[str, ...] = ()) -> None:
+    """The reference: the ffmpeg CLI with all streams mapped, video re-encoded as vproc does;
+    ``before``: input options (``-ss``, ``-noautorotate``)."""
+    media.run_ffmpeg(*before, "-i", str(input), "-map", "0", *args, str(output))
 
 
 def vproc(input: Path, output: Path, *args: str) -> subprocess.CompletedProcess:
@@ -95,6 +103,54 @@ def make_aac_mp4(folder: Path) -> Path:
     return media.make_clip(folder / "aac.mp4", seconds=1)
 
 
+def make_phone_mp4(folder: Path) -> Path:
+    """A phone's portrait video: stored 160x120 with a 90-degree display matrix, AAC, tags."""
+    stored = media.make_clip(folder / "stored.mp4", seconds=1)
+    out = folder / "phone.mp4"
+    media.run_ffmpeg("-display_rotation:v:0", "90", "-i", str(stored), "-c", "copy", "-metadata", "title=Holiday",
+                     "-metadata:s:a:0", "language=deu", str(out))
+    return out
+
+
+def make_anamorphic_ts(folder: Path) -> Path:
+    """PAL 16:9 as a DVD or broadcast has it: 720x576 with SAR 64:45, MPEG-2, MP2 audio."""
+    out = folder / "pal.ts"
+    media.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=720x576:rate=25:d=0.6", "-f", "lavfi", "-i", "sine=d=0.6",
+                     "-vf", "setsar=64/45", "-c:v", "mpeg2video", "-c:a", "mp2", str(out))
+    return out
+
+
+def make_hdr10_mkv(folder: Path) -> Path:
+    out = folder / "hdr10.mkv"
+    media.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25", "-frames:v", "6", "-pix_fmt", "yuv420p10le",
+                     "-c:v", "libx265", "-x265-params",
+                     "log-level=error:hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)"
+                     "L(10000000,1):max-cll=1000,400",
+                     "-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc", str(out))
+    return out
+
+
+def make_rgb_mkv(folder: Path) -> Path:
+    """An RGB master: FFV1 bgr0, as screen recordings and VFX exports are."""
+    out = folder / "rgb.mkv"
+    media.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=96x64:rate=10", "-frames:v", "8", "-c:v", "ffv1",
+                     "-pix_fmt", "bgr0", str(out))
+    return out
+
+
+def make_three_seconds(folder: Path) -> Path:
+    return media.make_clip(folder / "three.mp4", seconds=3, extra=("-g", "25"))
+
+
+def make_damaged_ts(folder: Path) -> Path:
+    from tests.conformance.test_damaged import damage_ts
+
+    clean = folder / "clean.ts"
+    media.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=3", "-c:v", "libx264", "-preset", "veryfast",
+                     "-g", "25", "-pix_fmt", "yuv420p", str(clean))
+    return damage_ts(clean, folder / "damaged.ts")
+
+
 @dataclass
 class Case:
     """One conformance case: an input, the output name, extra flags, and the facts compared."""
@@ -105,6 +161,7 @@ class Case:
     fields: tuple[str, ...]
     ffmpeg_args: tuple[str, ...] = ()
     vproc_args: tuple[str, ...] = ()
+    ffmpeg_before: tuple[str, ...] = ()  # the CLI's input options
 
 
 CASES = [
@@ -120,6 +177,27 @@ CASES = [
          ffmpeg_args=("-c:v", "libx264", "-c:a", "aac")),
     Case("aac mp4 -> y4m: raw video, audio dropped", make_aac_mp4, "out.y4m", ("stream types", "codecs", "frames"),
          ffmpeg_args=("-an",)),
+    Case("phone mp4, rotation 90 -> mp4 (autorotate)", make_phone_mp4, "out.mp4",
+         ("video size", "rotation", "tags", "languages", "frames")),
+    Case("phone mp4, rotation 90 -> mp4 --no-autorotate", make_phone_mp4, "out.mp4",
+         ("video size", "rotation", "frames"), vproc_args=("--no-autorotate",), ffmpeg_before=("-noautorotate",)),
+    Case("PAL MPEG-2 TS, SAR 64:45 -> mp4", make_anamorphic_ts, "out.mp4", ("video size", "sar", "stream types", "frames")),
+    Case("PAL MPEG-2 TS, SAR 64:45 -> mp4 --scale 0.5", make_anamorphic_ts, "out.mp4", ("video size", "sar", "frames"),
+         ffmpeg_args=("-vf", "scale=iw/2:ih/2"), vproc_args=("--scale", "0.5")),
+    Case("HDR10 HEVC mkv -> mkv (libx264)", make_hdr10_mkv, "out.mkv", ("hdr", "colour", "pix_fmt", "frames")),
+    Case("HDR10 HEVC mkv -> mkv --codec libx265", make_hdr10_mkv, "out.mkv", ("hdr", "colour", "pix_fmt", "frames"),
+         ffmpeg_args=("-c:v", "libx265", "-x265-params", "log-level=error"), vproc_args=("--codec", "libx265")),
+    Case("FFV1 bgr0 -> mp4 (pix_fmt as the CLI picks)", make_rgb_mkv, "out.mp4", ("pix_fmt", "frames")),
+    Case("FFV1 bgr0 -> mp4 --denoise (an RGB source into a planar node)", make_rgb_mkv, "out.mp4", ("pix_fmt", "frames"),
+         vproc_args=("--denoise",)),
+    Case("8-bit mp4 -> mp4 --lowlight (output stays 8-bit 4:2:0)", make_aac_mp4, "out.mp4", ("pix_fmt", "frames"),
+         vproc_args=("--lowlight",)),
+    Case("trim --ss 1.2 --t 1 (input options)", make_three_seconds, "out.mp4", ("frames", "stream types"),
+         vproc_args=("--ss", "1.2", "--t", "1"), ffmpeg_before=("-ss", "1.2", "-t", "1")),
+    Case("trim --ss 2 --to 2.5", make_three_seconds, "out.mp4", ("frames",),
+         vproc_args=("--ss", "2", "--to", "2.5"), ffmpeg_before=("-ss", "2", "-to", "2.5")),
+    Case("damaged MPEG-TS -> mp4 --on-error skip", make_damaged_ts, "out.mp4", ("frames",),
+         vproc_args=("--on-error", "skip")),
 ]
 
 
@@ -142,6 +220,10 @@ def facts(info: dict, field: str):
         return [s["codec"] for s in streams]
     if field == "frames":
         return info.get("frames")
+    if field in ("video size", "sar", "pix_fmt", "colour"):
+        return info["video"][{"video size": "size"}.get(field, field)]
+    if field in ("rotation", "hdr"):
+        return info.get(field)
     raise KeyError(field)
 
 
@@ -150,7 +232,7 @@ def run_case(case: Case, folder: Path) -> list[tuple[str, object, object]]:
     folder.mkdir(parents=True, exist_ok=True)
     src = case.make_input(folder)
     ref, out = folder / f"ffmpeg_{case.output}", folder / f"vproc_{case.output}"
-    ffmpeg_cli(src, ref, *case.ffmpeg_args)
+    ffmpeg_cli(src, ref, *case.ffmpeg_args, before=case.ffmpeg_before)
     proc = vproc(src, out, *case.vproc_args)
     if proc.returncode != 0:
         raise AssertionError(f"vproc failed on {case.name}: {proc.stderr}")

@@ -62,43 +62,31 @@ class HDRMetadata:
             return None
         return cls(primaries, white, luminance, cll, fall)
 
-    def x265(self, names=("master-display", "max-cll")) -> list[str]:
-        """x265's settings (x264's too, with its own names): chromaticities in 0.00002 units
-        (G, B, R order), luminance in 0.0001 cd/m2."""
+    def settings(self, display: str, light: str, xy_unit: int | None, lum_unit: int | None) -> list[str]:
+        """``display=G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)`` and ``light=MaxCLL,MaxFALL`` as an
+        encoder spells them: values as integers in ``1/xy_unit`` and ``1/lum_unit`` (x264 and
+        x265: 0.00002 and 0.0001 cd/m2), or as decimals where the unit is None (SVT-AV1)."""
+
+        def num(value: Fraction, unit: int | None) -> str:
+            return str(round(value * unit)) if unit else f"{float(value):.4f}"
+
         out = []
         if self.primaries and self.white and self.luminance:
             (r, g, b), w = self.primaries, self.white
-
-            def xy(p):
-                return f"({round(p[0] * 50000)},{round(p[1] * 50000)})"
-
-            out.append(f"{names[0]}=G{xy(g)}B{xy(b)}R{xy(r)}WP{xy(w)}"
-                       f"L({round(self.luminance[1] * 10000)},{round(self.luminance[0] * 10000)})")
+            xy = {name: f"({num(p[0], xy_unit)},{num(p[1], xy_unit)})" for name, p in zip("GBRW", (g, b, r, w))}
+            out.append(f"{display}=G{xy['G']}B{xy['B']}R{xy['R']}WP{xy['W']}"
+                       f"L({num(self.luminance[1], lum_unit)},{num(self.luminance[0], lum_unit)})")
         if self.max_cll is not None:
-            out.append(f"{names[1]}={self.max_cll},{self.max_fall or 0}")
-        return out
-
-    def svtav1(self) -> list[str]:
-        """SVT-AV1's settings: the same quantities as decimals."""
-        out = []
-        if self.primaries and self.white and self.luminance:
-            (r, g, b), w = self.primaries, self.white
-
-            def xy(p):
-                return f"({float(p[0]):.4f},{float(p[1]):.4f})"
-
-            out.append(f"mastering-display=G{xy(g)}B{xy(b)}R{xy(r)}WP{xy(w)}"
-                       f"L({float(self.luminance[1]):.4f},{float(self.luminance[0]):.4f})")
-        if self.max_cll is not None:
-            out.append(f"content-light={self.max_cll},{self.max_fall or 0}")
+            out.append(f"{light}={self.max_cll},{self.max_fall or 0}")
         return out
 
     def encoder_args(self, codec: str, args: list[str]) -> tuple[list[str], bool]:
         """``args`` (the user's extra encoder arguments) with this metadata added for ``codec``,
         and whether the encoder takes it at all (x264, x265 and SVT-AV1 do; others are left alone)."""
-        flag, settings = {"libx265": ("-x265-params", self.x265()),
-                          "libx264": ("-x264-params", self.x265(("mastering-display", "cll"))),
-                          "libsvtav1": ("-svtav1-params", self.svtav1())}.get(codec, (None, []))
+        flag, settings = {"libx265": ("-x265-params", self.settings("master-display", "max-cll", 50000, 10000)),
+                          "libx264": ("-x264-params", self.settings("mastering-display", "cll", 50000, 10000)),
+                          "libsvtav1": ("-svtav1-params", self.settings("mastering-display", "content-light", None, None)),
+                          }.get(codec, (None, []))
         if flag is None:
             return list(args), False
         if not settings:

@@ -316,7 +316,9 @@ class FFmpegSink:
         global_opts = ["-hide_banner", "-nostdin", "-loglevel", "error", "-copyts", "-y"]
         meta_in, meta_opts = self._metadata_args(codecs, n_inputs=1 + (file_in is not None))
         extra = list(opts.args)
-        if self.hdr is not None and info.color.transfer in HDR_TRANSFERS:
+        # written while the output is HDR, or its transfer unknown (FFmpeg writes it then too);
+        # not onto a transfer a graph made SDR
+        if self.hdr is not None and info.color.transfer in HDR_TRANSFERS + (None,):
             extra, written = self.hdr.encoder_args(self.codec, extra)
             if not written:
                 self._notice(f"the source's HDR10 metadata (mastering display, light level) cannot be written by {self.codec}; "

@@ -217,7 +217,7 @@ class Source:
             format=name,
             time_base=Fraction(best.time_base),
             rate=Fraction(rate) if rate else None,
-            color=color_info(cc, av_fmt),
+            color=self._color(cc, av_fmt),
             frames=frames,
             sample_aspect_ratio=sar,
             rotation=rotation,
@@ -242,11 +242,25 @@ class Source:
                     except av.FFmpegError:
                         continue  # a recording cut mid-GOP: its first packets need what was cut off
                     if frames:
+                        self._first_color = color_info(frames[0], frames[0].format.name)
                         return (matrix_of(frames[0].side_data), bool(frames[0].interlaced_frame),
                                 HDRMetadata.from_side_data(frames[0].side_data))
         except (av.FFmpegError, OSError, IndexError):
             pass
         return None
+
+    def _color(self, cc, av_fmt: str):
+        """The stream's colour description: the codec parameters', each field the container left
+        unspecified taken from the first frame (Matroska files often carry the primaries and
+        transfer only in the bitstream's VUI, which the decoder reads)."""
+        from dataclasses import replace
+
+        color = color_info(cc, av_fmt)
+        first = getattr(self, "_first_color", None)
+        if first is None:
+            return color
+        return replace(color, **{k: getattr(first, k) for k in ("matrix", "range", "primaries", "transfer")
+                                 if getattr(color, k) is None and getattr(first, k) is not None})
 
     @property
     def bit_depth(self) -> int:
