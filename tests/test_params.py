@@ -106,3 +106,16 @@ def test_describe_type_and_fields():
     assert names == [("count", "int"), ("gain", "float"), ("enabled", "bool"), ("label", "str"),
                      ("mode", "'fast' | 'good'"), ("strength", "float | 'auto'"), ("limit", "int | null"),
                      ("sizes", "list of int")]
+
+
+def test_yaml_booleans_stand_for_the_words_of_a_choice():
+    # YAML 1.1 reads `mode: on` as True; a choice of words means the word.
+    @dataclass(frozen=True)
+    class P:
+        mode: Literal["auto", "on", "off"] = "auto"
+        answer: Literal["yes", "no"] = "no"
+
+    assert build_params(P, {"mode": True, "answer": True}, "n") == P("on", "yes")
+    assert build_params(P, {"mode": False, "answer": False}, "n") == P("off", "no")
+    with pytest.raises(ConfigError):
+        build_params(P, {"mode": 3}, "n")

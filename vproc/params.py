@@ -47,6 +47,11 @@ def _coerce(value: Any, tp: Any) -> Any:
         choices = typing.get_args(tp)
         if value in choices and not (isinstance(value, bool) and True not in choices):
             return value
+        if isinstance(value, bool):
+            # YAML 1.1 reads an unquoted on/off/yes/no as a boolean: `mode: on` means the word
+            for word in (("on", "yes", "true") if value else ("off", "no", "false")):
+                if word in choices:
+                    return word
         raise TypeError(f"must be one of {', '.join(map(str, choices))}")
     if origin in (typing.Union, types.UnionType):
         for option in typing.get_args(tp):

@@ -359,6 +359,7 @@ class Runtime:
             self.close_nodes()
             self.source.close()
             self._finish_stats(start)
+            _thaw_heap()
         return self.stats
 
     def _wait(self, threads: list[threading.Thread]) -> None:
@@ -553,6 +554,14 @@ def _freeze_heap() -> None:
 
     gc.collect()
     gc.freeze()
+
+
+def _thaw_heap() -> None:
+    """Undo :func:`_freeze_heap` after the run: what it froze may be garbage by the next run in
+    the same process (a folder of inputs, the Python API), which must be collectable then."""
+    import gc
+
+    gc.unfreeze()
 
 
 def _pick_inputs(buffers: list[deque], held: list, eof: list[bool], names) -> tuple[Frame, ...] | None:

@@ -231,7 +231,11 @@ class FFmpegSink:
             # copied from the file, as ffmpeg -map 0 -c copy would, where the container takes them.
             name = s.codec_context.name if s.codec_context else s.type
             if s.type == "data":
-                log.info("data stream #%d (%s) is not kept", s.index, name)
+                # MP4/MOV chapters are demuxed as a data track too, and are restated from the
+                # chapter list: that one is not worth a warning; other data (telemetry) is.
+                chapters = bool(self.metadata and self.metadata.chapters)
+                (log.info if chapters else self._notice)(f"data stream #{s.index} ({name}) is not kept: vproc copies "
+                                                         "video, audio, subtitles and attachments")
                 continue
             kind = "cover art" if s.type == "video" and "attached_pic" in self._dispositions(s) else f"{s.type} stream"
             if not self._source_is_file():
