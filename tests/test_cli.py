@@ -332,3 +332,24 @@ def test_second_signal_aborts_and_leaves_nothing(long_clip, out_dir, sig):
     assert code == EXIT_CODE[sig], stderr  # not a crash (-11)
     assert "Traceback" not in stderr
     assert media.leftovers(out_dir) == []
+
+
+def test_a_signal_while_finishing_keeps_the_complete_file(clip_mp4, out_dir, monkeypatch, capsys):
+    # Every frame is in and FFmpeg is flushing when SIGTERM comes: the file is whole, so it stays.
+    import os
+
+    from vproc.cli import main
+    from vproc.io.sink import FFmpegSink
+
+    close = FFmpegSink.close
+
+    def close_after_a_signal(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        close(self)
+
+    monkeypatch.setattr(FFmpegSink, "close", close_after_a_signal)
+    out = out_dir / "out.mp4"
+    assert main(["transcode", str(clip_mp4), str(out), "--no-progress"]) == 143
+    assert "is complete" in capsys.readouterr().err
+    assert media.inspect(out).frames == media.inspect(clip_mp4).frames
+    assert media.leftovers(out_dir) == ["out.mp4"]

@@ -203,6 +203,8 @@ def _run_folder(graph, input: str, output: str, sets, device, on_error, progress
                 segmented, overwrite: tuple[bool, bool], **run_kw) -> None:
     """Every video file of folder ``input`` (by extension, sorted, not recursive) into folder
     ``output`` under the same name: a status line per file, a summary, exit 2 if any failed."""
+    from .graph import Graph, load_graph
+
     src, dst = Path(input), Path(output)
     if dst.exists() and not dst.is_dir():
         raise ConfigError(f"input '{input}' is a folder, so the output must be one too ('{output}' is a file)")
@@ -210,6 +212,11 @@ def _run_folder(graph, input: str, output: str, sets, device, on_error, progress
         raise ConfigError(f"output folder '{output}' is the input folder: outputs would overwrite their inputs")
     if as_json:
         raise ConfigError("--json reports one run; with a folder input each file gets a status line instead")
+    if not isinstance(graph, Graph):
+        graph, sets = load_graph(graph, sets or ()), ()
+    if graph.output.skeleton is not None and "{stem}" not in graph.output.skeleton:
+        raise ConfigError(f"with a folder input every video needs its own sidecar: put {{stem}} in its name "
+                          f"(e.g. --pose-out '{{stem}}.jsonl' beside each output; got '{graph.output.skeleton}')")
     files = sorted(p for p in src.iterdir() if p.is_file() and not p.name.startswith(".")
                    and p.suffix.lower() in VIDEO_EXTENSIONS)
     if not files:
@@ -256,6 +263,9 @@ def _run_file(graph, input: str, output: str, sets, device, on_error, progress, 
         name = _state["signal"] or "SIGINT"
         typer.echo(f"vproc: stopped by {name}: '{output}' is partial ({stats.frames_out} of {stats.frames_in}+ frames)", err=True)
         raise typer.Exit(_SIGNAL_EXIT.get(name, 130))
+    if stats.signal:  # it came while the output was being finished: that completed
+        typer.echo(f"vproc: {stats.signal} received while finishing: '{output}' is complete", err=True)
+        raise typer.Exit(_SIGNAL_EXIT.get(stats.signal, 130))
 
 
 @app.command("run")
@@ -357,6 +367,7 @@ def live(input: str = typer.Argument(..., help="input: rtmp://host[:port]/app/ke
          reconnect_max: float = typer.Option(0.5, "--reconnect-max", help="longest wait between reconnection attempts, seconds"),
          slate: Optional[Path] = typer.Option(None, "--slate", help="image shown while the input is away (default: the last frame repeated)"),
          connect_timeout: float = typer.Option(30.0, "--connect-timeout", help="give up when the input cannot be opened for this long at start (not with --listen)"),
+         overwrite: bool = _OVERWRITE, no_overwrite: bool = _NO_OVERWRITE,
          device: Optional[str] = _DEVICE) -> None:
     """Enhance a live stream: pull or receive it, run a graph, push it out; survives disconnects."""
     import signal
@@ -386,7 +397,12 @@ def live(input: str = typer.Argument(..., help="input: rtmp://host[:port]/app/ke
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        stats = run_live(g, input, output, options, device=device)
+        from .io.target import is_url
+        from .live import output_target
+
+        target = output_target(output)
+        stats = run_live(g, input, output, options, device=device,
+                         overwrite=_may_overwrite(target, overwrite, no_overwrite) if not is_url(target) else True)
     except KeyboardInterrupt:  # before the stream started (still connecting)
         typer.echo("vproc: stopped", err=True)
         return

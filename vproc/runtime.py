@@ -28,9 +28,11 @@ from __future__ import annotations
 import inspect
 import logging
 import queue
+import signal
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -109,6 +111,7 @@ class RunStats:
     dropped: int = 0  # input frames lost to damage (packets that did not decode, times out of order)
     packets_dropped: int = 0  # damaged audio/subtitle packets left out of the copy
     interrupted: bool = False
+    signal: str | None = None  # a SIGINT/SIGTERM that came while the complete output was being finished
     output: str = ""
     stages: list[StageStats] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -349,18 +352,48 @@ class Runtime:
             self._wait(threads)
             if self._errors:
                 raise self._errors[0]
-            self.sink.close()
+            with self._signals_deferred(abortable=True):  # every frame is in: a first signal must not lose the file
+                self.sink.close()
         except BaseException:
             self._abort.set()
             self._stop_stages(threads)
             self.sink.abort()
             raise
         finally:
-            self.close_nodes()
-            self.source.close()
-            self._finish_stats(start)
-            _thaw_heap()
+            with self._signals_deferred():
+                self.close_nodes()
+                self.source.close()
+                self._finish_stats(start)
+                _thaw_heap()
         return self.stats
+
+    @contextmanager
+    def _signals_deferred(self, abortable: bool = False):
+        """While the output is finished and the run torn down: SIGINT and SIGTERM are noted in
+        ``stats.signal`` instead of interrupting (an interrupt inside the sink's close would
+        throw away a complete file, one inside the tear-down would skip it); the caller reports
+        it. ``abortable``: a signal after an earlier one (the run was already stopping) still
+        aborts, as a second Ctrl-C does everywhere else. Only the main thread can swap signal
+        handlers; elsewhere nothing changes."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        got: list[int] = []
+
+        def note(signum, frame):
+            got.append(signum)
+            if abortable and (self.stats.interrupted or len(got) > 1):
+                raise KeyboardInterrupt
+
+        kinds = (signal.SIGINT, signal.SIGTERM)
+        old = {sig: signal.signal(sig, note) for sig in kinds}
+        try:
+            yield
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+            if got and self.stats.signal is None:
+                self.stats.signal = signal.Signals(got[0]).name
 
     def _wait(self, threads: list[threading.Thread]) -> None:
         total = getattr(self.source.info, "frames", None)

@@ -93,11 +93,15 @@ def test_single_image_output(tmp_path, clip_mp4):
 
 
 @pytest.mark.parametrize("name, video", [("out.nut", "ffv1"), ("out.y4m", "rawvideo"), ("out.mkv", "h264"),
-                                         ("out.mov", "h264"), ("out.ts", "h264"), ("out.webm", "vp9")])
+                                         ("out.mov", "h264"), ("out.ts", "h264"), ("out.webm", "vp9"),
+                                         ("out.ogv", "theora"), ("out.mpg", "mpeg2video"),
+                                         ("out.avi", "h264"), ("out.flv", "h264")])
 def test_sensible_codec_per_container(tmp_path, clip_mp4, name, video):
     proc = media.run_vproc("transcode", clip_mp4, tmp_path / name)
     assert proc.returncode == 0, proc.stderr
-    assert describe(tmp_path / name)["streams"][0]["codec"] == video
+    info = describe(tmp_path / name)
+    assert info["streams"][0]["codec"] == video
+    assert info["frames"] == media.inspect(clip_mp4).frames  # and it plays: every frame decodes
 
 
 def test_hls_playlist_and_segments_in_place(tmp_path, clip_mp4):
@@ -130,13 +134,59 @@ def test_global_flags_after_the_subcommand_and_version(tmp_path, clip_mp4):
 
 
 def test_stale_partials_of_dead_runs_are_removed(tmp_path, clip_mp4):
-    dead = tmp_path / ".out.vproc-4194999-abc.partial.mp4"  # above any pid_max: that run is gone
-    alive = tmp_path / f".out.vproc-{os.getpid()}-def.partial.mp4"  # a run still going: left alone
-    other = tmp_path / ".other.vproc-4194999-abc.partial.mp4"  # another output's: not ours to judge
-    for p in (dead, alive, other):
+    import fcntl
+
+    dead = tmp_path / ".out.mp4.vproc-4194999-abc.partial.mp4"  # no writer holds its lock: that run is gone
+    alive = tmp_path / ".out.mp4.vproc-12-def.partial.mp4"  # a writer (in any pid namespace) holds it: left alone
+    other = tmp_path / ".out.mkv.vproc-4194999-abc.partial.mkv"  # another output's (same stem): not ours
+    huge = tmp_path / ".out.mp4.vproc-99999999999999999999-x.partial.mp4"  # any pid: judged by the lock only
+    for p in (dead, alive, other, huge):
         p.write_bytes(b"x")
-    assert media.run_vproc("transcode", clip_mp4, tmp_path / "out.mp4").returncode == 0
+    with open(alive, "rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert media.run_vproc("transcode", clip_mp4, tmp_path / "out.mp4").returncode == 0
     assert media.leftovers(tmp_path) == sorted([alive.name, other.name, "out.mp4"])
+
+
+def test_links_are_followed_and_modes_kept(tmp_path, clip_mp4):
+    real = tmp_path / "real.mp4"
+    real.write_bytes(b"old")
+    real.chmod(0o600)
+    link = tmp_path / "link.mp4"
+    link.symlink_to("real.mp4")
+    assert media.run_vproc("transcode", clip_mp4, link, "-y").returncode == 0
+    assert link.is_symlink() and media.inspect(real).frames == media.inspect(clip_mp4).frames
+    assert real.stat().st_mode & 0o777 == 0o600  # a private file stays private
+    hard = tmp_path / "hard.mp4"
+    os.link(real, hard)  # a file with two names is rewritten in place, as ffmpeg -y does: both see it
+    assert media.run_vproc("transcode", clip_mp4, real, "-y", "--scale", "0.5").returncode == 0
+    assert media.inspect(hard).width == media.inspect(clip_mp4).width // 2
+
+
+def test_a_link_into_proc_is_written_through(tmp_path, clip_mp4):
+    # /dev/stdout is /proc/self/fd/1: with stdout redirected to a file, vproc must write the
+    # descriptor, not rename a new file over the link.
+    link = tmp_path / "stdout.nut"
+    link.symlink_to("/proc/self/fd/1")
+    with open(tmp_path / "captured.nut", "wb") as out:
+        proc = subprocess.run([sys.executable, "-m", "vproc", "-q", "transcode", str(clip_mp4), str(link), "-y"],
+                              cwd=media.REPO, stdout=out, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert link.is_symlink()
+    assert describe(tmp_path / "captured.nut")["frames"] == media.inspect(clip_mp4).frames
+
+
+def test_long_names_fit(tmp_path, clip_mp4):
+    out = tmp_path / ("n" * 240 + ".mp4")
+    proc = media.run_vproc("transcode", clip_mp4, out)
+    assert proc.returncode == 0, proc.stderr
+    assert media.leftovers(tmp_path) == [out.name]
+
+
+def test_a_sequence_replaces_only_its_own_images(tmp_path, clip_mp4):
+    (tmp_path / "f_1_notes.png").write_bytes(b"not part of the sequence")
+    assert media.run_vproc("transcode", clip_mp4, tmp_path / "f_%03d.png").returncode == 0  # no -y needed
+    assert (tmp_path / "f_1_notes.png").read_bytes() == b"not part of the sequence"
 
 
 def test_target_kinds():

@@ -61,12 +61,15 @@ def check_video_encoder(codec: str) -> None:
 
 # -- starting FFmpeg so that it never outlives vproc ---------------------------------------------
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    import ctypes
-    import signal
+_PR_SET_PDEATHSIG = 1
+_prctl = None  # libc's prctl, looked up in the parent: the child between fork and exec only calls it
+_parent = 0
 
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec: no imports, no lookups
+    _prctl(_PR_SET_PDEATHSIG, 9)  # SIGKILL
+    if os.getppid() != _parent:  # vproc died before the prctl took effect
+        os._exit(1)
 
 
 class _Spawner:
@@ -85,6 +88,11 @@ class _Spawner:
         self._jobs: queue.Queue = queue.Queue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _after_fork(self) -> None:
+        """In a forked child (multiprocessing): the parent's thread is not there; start afresh."""
+        self.__init__()
 
     def _loop(self) -> None:
         while True:
@@ -114,11 +122,21 @@ class _Spawner:
 _SPAWNER = _Spawner()
 
 
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_SPAWNER._after_fork)
+
+
 def popen(cmd: list[str], **kwargs) -> subprocess.Popen:
     """``subprocess.Popen(cmd, **kwargs)`` for a child that dies with vproc (Linux; elsewhere a
     plain Popen)."""
+    global _prctl, _parent
     import sys
 
     if sys.platform.startswith("linux"):
+        if _prctl is None:
+            import ctypes
+
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        _parent = os.getpid()
         kwargs.setdefault("preexec_fn", _die_with_parent)
     return _SPAWNER.run(lambda: subprocess.Popen(cmd, **kwargs))

@@ -92,9 +92,10 @@ class HDRMetadata:
         if not settings:
             return list(args), True
         out = list(args)
-        if flag in out[:-1]:  # the user's own params: ours are appended to them
-            i = out.index(flag) + 1
-            out[i] = f"{out[i]}:{':'.join(settings)}"
+        given = [i for i, a in enumerate(out[:-1]) if a in (flag, f"{flag}:v", f"{flag}:v:0")]
+        if given:  # the user's own params: ours go first, so the user's win where both set one
+            i = given[0] + 1
+            out[i] = f"{':'.join(settings)}:{out[i]}"
         else:
             out += [flag, ":".join(settings)]
         return out, True

@@ -69,7 +69,7 @@ class Output:
 
         sink = FFmpegSink(self.target, self.options, overwrite=self.overwrite, source_url=self.input)
         if self.sidecar is not None:
-            sink = WithSidecar(sink, SidecarWriter(self.sidecar))
+            sink = WithSidecar(sink, SidecarWriter(self.sidecar, overwrite=self.overwrite))
         return sink
 
     def check(self) -> None:

@@ -27,11 +27,12 @@ class SidecarWriter:
     """Writes one JSON line per frame to ``path``; :meth:`open`, :meth:`write`..., then
     :meth:`close` (success) or :meth:`abort` (failure)."""
 
-    def __init__(self, path: str | os.PathLike):
-        """Check the target now, so a mistake fails before any decoding."""
+    def __init__(self, path: str | os.PathLike, *, overwrite: bool = True):
+        """Check the target now, so a mistake fails before any decoding; an existing sidecar
+        is replaced only with ``overwrite`` (the video's -y)."""
         self.path = Path(path)
         self.out = OutputTarget(self.path, what="sidecar")  # the video's rules: temporary name, devices in place
-        self.out.check()
+        self.out.check(overwrite)
         self.partial_path: str | None = None
         self.lines = 0
         self._file = None

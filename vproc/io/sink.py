@@ -40,7 +40,7 @@ from .avframes import to_av
 from .ffmpeg import check_video_encoder, ffmpeg_binary, muxers, popen
 from .hdr import HDR_TRANSFERS
 from .streammeta import SourceMetadata
-from .target import STDOUT_NAMES, OutputTarget, current_umask, is_url  # noqa: F401 (re-exported)
+from .target import STDIN_NAMES, STDOUT_NAMES, OutputTarget, current_umask, is_url  # noqa: F401 (re-exported)
 
 log = logging.getLogger("vproc")
 
@@ -56,7 +56,8 @@ _TEXT_SUBTITLE_FOR = {"mp4": "mov_text", "mov": "mov_text", "ipod": "mov_text", 
 _VIDEO_CODEC_FOR = {"mp4": "libx264", "mov": "libx264", "ipod": "libx264", "matroska": "libx264",
                     "webm": "libvpx-vp9", "mpegts": "libx264", "hls": "libx264", "flv": "libx264",
                     "avi": "libx264", "nut": "ffv1", "yuv4mpegpipe": "wrapped_avframe", "null": "wrapped_avframe",
-                    "ogg": "libvpx-vp9"}
+                    "ogg": "libtheora", "ogv": "libtheora", "mpeg": "mpeg2video", "vob": "mpeg2video",
+                    "dvd": "mpeg2video", "mxf": "mpeg2video"}
 # image2 takes its codec from the file extension, as FFmpeg's av_guess_codec does.
 _IMAGE_CODEC_FOR = {".png": "png", ".jpg": "mjpeg", ".jpeg": "mjpeg", ".bmp": "bmp", ".tif": "tiff",
                     ".tiff": "tiff", ".webp": "libwebp", ".ppm": "ppm", ".pgm": "pgm", ".pam": "pam",
@@ -65,7 +66,12 @@ _IMAGE_CODEC_FOR = {".png": "png", ".jpg": "mjpeg", ".jpeg": "mjpeg", ".bmp": "b
 # aac is not what the container takes): the container's own default, as FFmpeg picks it.
 _AUDIO_CODEC_FOR = {"mp4": "aac", "mov": "aac", "ipod": "aac", "webm": "libopus", "matroska": "libopus",
                     "mpegts": "aac", "hls": "aac", "flv": "aac", "avi": "libmp3lame", "nut": "libopus",
-                    "ogg": "libopus", "null": "pcm_s16le"}
+                    "ogg": "libvorbis", "ogv": "libvorbis", "null": "pcm_s16le", "mpeg": "mp2", "vob": "ac3",
+                    "dvd": "ac3", "mxf": "pcm_s16le"}
+# Encoders whose time base must be the frame rate (MPEG-1/2 take only the standard rates; Theora
+# codes a frame's time as its number): they get the stream's rate, not the source's time base
+# (1/12800 from an MP4 is no MPEG-2 frame rate).
+_RATE_TIME_BASE = {"mpeg1video", "mpeg2video", "libtheora"}
 # Containers without audio (or without any stream but video).
 _NO_AUDIO = {"yuv4mpegpipe", "image2", "apng", "gif", "rawvideo"}
 
@@ -89,7 +95,15 @@ def default_audio_codec(fmt: str) -> str | None:
     """The audio encoder for container ``fmt`` when a copy is refused; None: it takes no audio."""
     if fmt in _NO_AUDIO:
         return None
-    return _AUDIO_CODEC_FOR.get(fmt, "aac")
+    if fmt in _AUDIO_CODEC_FOR:
+        return _AUDIO_CODEC_FOR[fmt]
+    with tempfile.TemporaryDirectory() as tmp:  # the muxer's own default, as FFmpeg picks it
+        try:
+            with av.open(os.path.join(tmp, "probe"), "w", format=fmt) as probe:
+                name = probe.default_audio_codec
+            return None if name in (None, "none") else av.codec.Codec(name, "w").name
+        except (ValueError, av.FFmpegError, TypeError):
+            return "aac"
 
 
 def guess_format(target: str) -> str:
@@ -156,6 +170,7 @@ class FFmpegSink:
         self._out_name: str | None = None
         self._planned_piped: list = []
         self._others: list = []  # the source's streams besides its video and the passthrough ones
+        self._trimmed = False  # the source is trimmed (--ss/--to/--t): FFmpeg cannot read from it whole
         self.hdr = None  # the source's HDR10 static metadata (vproc.io.hdr)
         self.frames_written = 0
         self.notices: list[str] = []
@@ -176,8 +191,14 @@ class FFmpegSink:
         """Carry over what an opened :class:`~vproc.io.source.Source` has besides its video
         frames: its passthrough streams, and the tags, dispositions and chapters of the
         container and its streams (before :meth:`open`)."""
+        from .trim import Trimmed
+
         self.attach_passthrough(source.passthrough)
         self.metadata = SourceMetadata.of(source.container)
+        self._trimmed = isinstance(source, Trimmed)
+        if self._trimmed:
+            self.metadata = self.metadata.trimmed(source.origin + source.start,
+                                                  None if source.end is None else source.origin + source.end)
         self._video_index = source.video.index
         self.hdr = getattr(source, "hdr", None)
         kept = {source.video.index} | {s.index for s in source.passthrough}
@@ -225,7 +246,7 @@ class FFmpegSink:
                 # NUT cannot carry some subtitle codecs: FFmpeg reads those from the file itself.
                 codecs.append(("file", s.index, codec))
             else:
-                self._notice(f"{s.type} stream #{s.index} ({s.codec_context.name}) cannot be passed through a live pipe; dropped")
+                self._notice(f"{s.type} stream #{s.index} ({s.codec_context.name}) cannot be carried by the pipe into FFmpeg (a live or piped input, or a trimmed run); dropped")
         for s in self._others:
             # The video streams not processed (a second angle, cover art) and attachments (fonts):
             # copied from the file, as ffmpeg -map 0 -c copy would, where the container takes them.
@@ -238,8 +259,8 @@ class FFmpegSink:
                                                          "video, audio, subtitles and attachments")
                 continue
             kind = "cover art" if s.type == "video" and "attached_pic" in self._dispositions(s) else f"{s.type} stream"
-            if not self._source_is_file():
-                self._notice(f"{kind} #{s.index} ({name}) is not processed and cannot be copied from a stream; dropped")
+            if not self._source_is_file(timed=kind != "cover art"):
+                self._notice(f"{kind} #{s.index} ({name}) is not processed and cannot be copied here (a live or piped input, or a trimmed run); dropped")
             elif (s.type == "attachment" and self.format != "matroska"
                   or kind == "cover art" and self.format not in ("mp4", "mov", "ipod", "matroska")
                   or kind != "cover art" and s.type == "video" and not container_accepts(self.format, s)):
@@ -250,8 +271,11 @@ class FFmpegSink:
                 codecs.append(("file", s.index, "copy"))
         return piped, codecs
 
-    def _source_is_file(self) -> bool:
-        return bool(self._source_url) and not is_url(self._source_url) and self._source_url not in ("-", "pipe:", "pipe:0")
+    def _source_is_file(self, timed: bool = True) -> bool:
+        """Whether FFmpeg can read streams from the source file itself. Not for a trimmed run's
+        ``timed`` streams: FFmpeg would read them whole (cover art has no timeline)."""
+        return (bool(self._source_url) and not is_url(self._source_url) and self._source_url not in STDIN_NAMES
+                and not (timed and self._trimmed))
 
     def _dispositions(self, stream) -> list[str]:
         meta = self.metadata.streams.get(stream.index) if self.metadata else None
@@ -278,6 +302,10 @@ class FFmpegSink:
                 maps.append(file_in[str(index)])
         kw: dict[str, object] = {"c:v:0": self.codec, "f": self.format, "fps_mode": "passthrough",
                                  "enc_time_base:v:0": "demux", "max_muxing_queue_size": 4096}
+        if self.codec in _RATE_TIME_BASE:
+            del kw["enc_time_base:v:0"], kw["fps_mode"]
+            if info.rate:
+                kw["r:v:0"] = str(info.rate)
         for out_index, (_, _, codec) in enumerate(codecs, start=1):
             kw[f"c:{out_index}"] = codec
         if opts.bitrate is not None:
@@ -379,7 +407,8 @@ class FFmpegSink:
             self.abort()
             raise
         _widen_pipe(self._proc.stdin.fileno())
-        threading.Thread(target=self._read_stderr, daemon=True, name="ffmpeg-stderr").start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True, name="ffmpeg-stderr")
+        self._stderr_reader.start()
         try:
             # No index and no syncpoints: they are seeking aids, and nothing seeks a pipe, while
             # both ends keep every syncpoint (about one per packet) in memory until the end,
@@ -495,6 +524,9 @@ class FFmpegSink:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
+            reader = getattr(self, "_stderr_reader", None)
+            if reader is not None and self._proc.poll() is not None:
+                reader.join(timeout=2)  # FFmpeg has exited: its last words are on their way
         return ffmpeg_reason(self._stderr_first + [line for line in self._stderr if line not in self._stderr_first])
 
     def _notice(self, text: str) -> None:

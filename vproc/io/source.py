@@ -51,14 +51,12 @@ from ..frame import Frame, StreamInfo
 from .avframes import color_info, from_av
 from .hdr import HDRMetadata
 from .streammeta import disposition_names
-from .target import OutputTarget, is_sequence
+from .target import STDIN_NAMES, is_sequence, sequence_files
 from .lavfi import FilterChain
 from .orientation import autorotate_filters, cli_options, matrix_of, swaps_sides
 
 log = logging.getLogger("vproc")
 
-#: FFmpeg's names for standard input.
-STDIN_NAMES = ("-", "pipe:", "pipe:0")
 
 
 @dataclass
@@ -127,7 +125,7 @@ class Source:
         if "://" not in self.url and opened == self.url and not os.path.exists(self.url):
             if not is_sequence(self.url):
                 raise MediaError(f"input '{self.url}' does not exist")
-            if not OutputTarget(self.url, what="input").existing():  # frame_%04d.png: FFmpeg's image2 pattern
+            if not sequence_files(self.url):  # frame_%04d.png: FFmpeg's image2 pattern
                 raise MediaError(f"input '{self.url}': no image matches the pattern")
         self._options = dict(options or {})
         try:
@@ -372,6 +370,9 @@ class Source:
                     log.warning("input '%s' has a display matrix (%s) that only its frames carry (not a local file); "
                                 "frames are kept as stored and the output has no display matrix",
                                 self.url, ",".join(f"{n}={a}" if a else n for n, a in autorotate_filters(matrix)))
+                if HDRMetadata.from_side_data(avf.side_data) is not None:
+                    log.warning("input '%s' has HDR10 metadata (mastering display, light level) that only its frames "
+                                "carry (not a local file); the output is written without it", self.url)
             if self._rotate is not None:
                 avf = self._rotate.push(avf)[0]  # transpose/flip/rotate: one frame out per frame in, no delay
             self._last_pts = avf.pts

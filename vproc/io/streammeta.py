@@ -72,6 +72,19 @@ class SourceMetadata:
                    chapters=chapters,
                    streams={s.index: StreamTags(_kept(s.metadata), disposition_names(s)) for s in container.streams})
 
+    def trimmed(self, begin: Fraction, end: Fraction | None) -> SourceMetadata:
+        """The same, with the chapters of a trimmed output (``begin``..``end`` seconds of the
+        source's timeline): moved back by ``begin``, cut to the range, those outside it gone."""
+        chapters = []
+        for ch in self.chapters:
+            tb = Fraction(ch.get("time_base") or Fraction(1, 1000))
+            start, stop = Fraction(ch["start"]) * tb, Fraction(ch["end"]) * tb
+            start, stop = max(start, begin), stop if end is None else min(stop, end)
+            if stop <= start:
+                continue
+            chapters.append(dict(ch, start=int((start - begin) / tb), end=int((stop - begin) / tb)))
+        return SourceMetadata(self.tags, chapters, self.streams)
+
     def stream_options(self, source_index: int, out_index: int) -> list[str]:
         """FFmpeg output options restating the tags and disposition of source stream
         ``source_index`` on output stream ``out_index``."""

@@ -65,6 +65,10 @@ class Trimmed:
         self.start, self.end = Fraction(start), None if end is None else Fraction(end)
         # The source's own zero: the time of its first frame is not always 0 (MPEG-TS starts at 1.4 s).
         self.origin = _start_time(source)
+        duration = source.container.duration
+        if duration and self.start >= Fraction(duration, av.time_base):
+            raise ConfigError(f"--ss {float(self.start):g}s is past the end of the input "
+                              f"({float(Fraction(duration, av.time_base)):.3f}s)")
         info = source.info
         frames = info.frames
         if frames is not None and info.rate:
@@ -79,10 +83,7 @@ class Trimmed:
     def items(self):
         begin, end = self.origin + self.start, None if self.end is None else self.origin + self.end
         if self.start > 0:
-            try:  # the last keyframe at or before the start; decoding runs from there
-                self.source.container.seek(int(begin * av.time_base), backward=True, any_frame=False)
-            except av.FFmpegError:
-                pass  # not seekable (a pipe): read from the beginning and discard
+            self._seek_before(begin)
         for item in self.source.items():
             if isinstance(item, Frame):
                 t = Fraction(item.pts) * item.time_base
@@ -105,6 +106,33 @@ class Trimmed:
                 if item.dts is not None:
                     item.dts -= shift
                 yield item
+
+    def _seek_before(self, begin: Fraction) -> None:
+        """Put the demuxer on a keyframe at or before ``begin``. An indexed file (MP4, MKV)
+        lands there at once; MPEG-TS has no index, and its seek lands near the time asked,
+        often after the keyframe before it: then the seek is retried further back (1, 2, 4 ...
+        s) until the first keyframe read is not after ``begin``, or from the start."""
+        container, video = self.source.container, self.source.video
+        margin = Fraction(0)
+        while True:
+            target = begin - margin
+            try:
+                container.seek(max(0, int(target * av.time_base)), backward=True, any_frame=False)
+            except av.FFmpegError:
+                return  # not seekable (a pipe): read from the beginning and discard
+            if target <= self.origin:
+                return  # from the start: nothing is earlier
+            keyframe = None
+            for n, packet in enumerate(container.demux(video)):
+                if n > 2000:
+                    break
+                if packet.is_keyframe and packet.pts is not None:
+                    keyframe = Fraction(packet.pts) * packet.time_base
+                    break
+            if keyframe is not None and keyframe <= begin:
+                container.seek(max(0, int(target * av.time_base)), backward=True, any_frame=False)  # the same place again
+                return
+            margin = max(Fraction(1), 2 * margin)
 
     def close(self) -> None:
         self.source.close()

@@ -74,10 +74,11 @@ def output_target(output: str) -> str:
 
 
 def run_live(graph: Graph, input: str, output: str, options: LiveOptions = LiveOptions(), *,
-             device: str | None = None, out=None) -> RunStats:
+             device: str | None = None, out=None, overwrite: bool = True) -> RunStats:
     """Run ``graph`` on the live ``input`` into ``output`` until the input ends (a file) or the
     process is interrupted (Ctrl-C, SIGTERM: the caller turns them into KeyboardInterrupt);
-    statistics lines go to ``out`` (stdout) every ``options.stats_interval`` seconds."""
+    statistics lines go to ``out`` (stdout) every ``options.stats_interval`` seconds. An existing
+    output file is replaced only with ``overwrite``."""
     from ..io.output import Output
 
     Output(output, graph.output, input=input, kind="live")  # the rules every run's output follows
@@ -86,7 +87,8 @@ def run_live(graph: Graph, input: str, output: str, options: LiveOptions = LiveO
     encode = live_output_options(graph.output, target, keyint=options.keyint, bitrate=options.bitrate,
                                  maxrate=options.maxrate, bufsize=options.bufsize, preset=options.preset)
     max_latency = options.max_latency_ms / 1000.0
-    sink = LiveSink(target, encode, stats=stats, max_latency=max_latency, reconnect_max=options.reconnect_max)
+    sink = LiveSink(target, encode, stats=stats, max_latency=max_latency, reconnect_max=options.reconnect_max,
+                    overwrite=overwrite)
     runtime: Runtime | None = None
     # Before connecting, so a taken metrics port fails at once.
     reporter = Reporter(stats, options.stats_interval, as_json=options.json, out=out or sys.stdout,

@@ -70,9 +70,10 @@ class LiveSink:
     """A restarting, latency-bounded live output (see the module docstring)."""
 
     def __init__(self, target: str, options: OutputOptions, *, stats: LiveStats | None = None,
-                 max_latency: float = 0.5, reconnect_max: float = 0.5):
+                 max_latency: float = 0.5, reconnect_max: float = 0.5, overwrite: bool = True):
         self.target = str(target)
         self.options = options
+        self.overwrite = overwrite  # an existing file output (checked once; restarts rewrite ours)
         self.live = stats or LiveStats()
         self.max_latency = max_latency
         self.reconnect_max = reconnect_max
@@ -88,7 +89,8 @@ class LiveSink:
         self._error: Exception | None = None
 
     def _make(self) -> FFmpegSink:
-        sink = FFmpegSink(self.target, self.options, atomic=False)
+        sink = FFmpegSink(self.target, self.options, atomic=False, overwrite=self.overwrite)
+        self.overwrite = True  # later restarts replace what this run itself wrote
         sink.attach_passthrough(self._passthrough)
         return sink
 
