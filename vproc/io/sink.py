@@ -1,9 +1,11 @@
 """Encoding through FFmpeg: processed frames + the source's audio/subtitles -> file (or URL).
 
 Shape (see DESIGN.md): PyAV muxes the processed frames as rawvideo, with their own pts, together
-with the source's audio packets (copied, not re-encoded) into a NUT stream written to the stdin of
-one FFmpeg process, whose command line ffmpeg-python builds. FFmpeg encodes the video with any
-encoder it has and writes the container. This keeps variable frame rates and A/V sync exact,
+with the source's audio and subtitle packets into a NUT stream written to the stdin of one FFmpeg
+process, whose command line ffmpeg-python builds. FFmpeg encodes the video with any encoder it
+has, copies those packets (or re-encodes them where the container refuses the codec), copies the
+source's other video streams, cover art and attachments from the file itself, and writes the
+container. This keeps variable frame rates and A/V sync exact,
 gives every FFmpeg encoder and muxer, and runs the encoder in its own process, beside ours.
 
 Where the output goes (a file under a temporary name renamed when complete, an image sequence,

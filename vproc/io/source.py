@@ -189,7 +189,7 @@ class Source:
         field_order = _FIELD_ORDERS.get(int(cc.field_order or 0))
         interlaced = field_order in ("tt", "bb", "tb", "bt") or bool(first and first[1])
         if interlaced and self.url not in _REPORTED:
-            _REPORTED.add(self.url)  # once a run (segmented runs open the input again per segment)
+            _REPORTED.add(self.url)  # once per input and process (segmented runs open it again per segment)
             order = {True: "top field first", False: "bottom field first", None: "field order unknown"}[
                 True if field_order in ("tt", "tb") else False if field_order in ("bb", "bt") else None]
             log.warning("input '%s' is interlaced (%s)", self.url, order)
