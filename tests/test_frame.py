@@ -110,3 +110,24 @@ def test_streaminfo_validation_and_replace():
         StreamInfo(160, 120, "yuv420p", Fraction(0))
     with pytest.raises(ConfigError):
         info.replace(height=-1)
+
+
+def test_a_frame_passing_pooled_pixels_on_keeps_them_from_the_pool():
+    # A node that passes its input's pixels on with new side data (pose) must keep them out of
+    # the pool while its frame lives: else the producer's next frame is written into them (seen:
+    # --denoise --pose wrote frames of the future into earlier ones).
+    import gc
+
+    from vproc import device as devices
+
+    shape = (12, 16)
+    planes = tuple(devices.empty(s, np.uint8) for s in (shape, (6, 8), (6, 8)))
+    first = Frame(planes, pts=0, time_base=Fraction(1, 25), format="yuv420p")
+    devices.bind(first, planes)
+    passed_on = first.with_data(first.data, meta={"people": []})
+    del first
+    gc.collect()
+    again = [devices.empty(shape, np.uint8) for _ in range(4)]
+    assert not any(a is passed_on.planes[0] for a in again)
+    fresh = passed_on.with_data(np.zeros(shape, np.uint8), "gray")  # new pixels: nothing to keep
+    assert passed_on._base is not None and fresh._base is None

@@ -159,6 +159,10 @@ class Frame:
     # CUDA events after which no queued GPU work reads this frame: its pooled device buffers
     # are reused only once they have all completed.
     _uses: list = field(default_factory=list, repr=False, compare=False)
+    # The frame whose arrays this one shares (a node that passes the pixels on with new side
+    # data): kept alive with it, since pooled arrays go back to their pool when the frame they
+    # were bound to goes, and the pool would hand them out again while this one is still read.
+    _base: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         fmt = get_format(self.format)
@@ -236,7 +240,8 @@ class Frame:
         return as_torch(self.data)
 
     def with_data(self, data: Any, format: str | None = None, **changes: Any) -> Frame:
-        """A new frame with other pixels and the same timing and (copied) side data."""
+        """A new frame with other pixels (or these, or views of them) and the same timing and
+        (copied) side data."""
         return Frame(
             data=data,
             pts=changes.pop("pts", self.pts),
@@ -244,7 +249,14 @@ class Frame:
             format=format or self.format,
             meta=changes.pop("meta", dict(self.meta)),
             duration=changes.pop("duration", self.duration),
+            _base=self if self._shares(data) else None,
         )
+
+    def _shares(self, data: Any) -> bool:
+        """Whether ``data`` holds this frame's arrays or views of them."""
+        mine = {id(p) for p in self.planes} | {id(p.base) for p in self.planes if getattr(p, "base", None) is not None}
+        theirs = data if isinstance(data, tuple) else (data,)
+        return any(id(p) in mine or id(getattr(p, "base", None)) in mine for p in theirs)
 
     def __repr__(self) -> str:
         p0 = self.planes[0]
