@@ -49,7 +49,16 @@ def describe(path: Path | str) -> dict:
             streams.append(entry)
         chapters = [(round(float(ch["start"] * ch["time_base"]), 3), round(float(ch["end"] * ch["time_base"]), 3),
                      ch["metadata"].get("title")) for ch in c.chapters()]
-        info = {"format": c.format.name, "tags": _tags(c.metadata), "chapters": chapters, "streams": streams}
+        info = {"format": c.format.name, "tags": _tags(c.metadata), "chapters": chapters, "streams": streams,
+                "duration": round(c.duration / 1e6, 1) if c.duration else None}
+        subs = [s for s in c.streams if s.type == "subtitle"]
+        durations = {s.index: [] for s in subs}
+        if subs:
+            for p in c.demux(*subs):
+                if p.size:
+                    durations[p.stream.index].append(round(float((p.duration or 0) * p.time_base), 2))
+            c.seek(0)
+        info["subtitle durations"] = list(durations.values())
         video = next((s for s in c.streams if s.type == "video" and not (s.disposition and int(s.disposition) & int(av.stream.Disposition.attached_pic))), None)
         if video is not None:
             from vproc.io.hdr import HDRMetadata
@@ -138,6 +147,39 @@ def make_rgb_mkv(folder: Path) -> Path:
     return out
 
 
+_ASS = """[Script Info]
+ScriptType: v4.00+
+
+[V4+ Styles]
+Format: Name, Fontname, Fontsize, PrimaryColour, Bold, Italic, Alignment, MarginL, MarginR, MarginV
+Style: Default,Arial,20,&H00FFFFFF,0,0,2,10,10,10
+
+[Events]
+Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text
+Dialogue: 0,0:00:00.30,0:00:01.50,Default,,0,0,0,,Styled line
+Dialogue: 0,0:00:01.60,0:00:01.90,Default,,0,0,0,,Second
+"""
+
+
+def make_ass_mkv(folder: Path) -> Path:
+    """Styled (ASS) subtitles, as fansubs and anime releases carry them, beside SRT."""
+    clip = media.make_clip(folder / "base.mp4", seconds=2)
+    (folder / "subs.ass").write_text(_ASS)
+    (folder / "subs.srt").write_text(media.SRT_TEXT)
+    out = folder / "ass.mkv"
+    media.run_ffmpeg("-i", str(clip), "-i", str(folder / "subs.srt"), "-i", str(folder / "subs.ass"),
+                     "-map", "0", "-map", "1", "-map", "2", "-c", "copy", str(out))
+    return out
+
+
+def make_late_ts(folder: Path) -> Path:
+    """A recording that starts 10 s into its clock, as broadcast captures and cut files do."""
+    out = folder / "late.ts"
+    media.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:d=1", "-f", "lavfi", "-i", "sine=d=1",
+                     "-c:v", "libx264", "-c:a", "aac", "-output_ts_offset", "10", str(out))
+    return out
+
+
 def make_three_seconds(folder: Path) -> Path:
     return media.make_clip(folder / "three.mp4", seconds=3, extra=("-g", "25"))
 
@@ -198,6 +240,13 @@ CASES = [
          vproc_args=("--ss", "2", "--to", "2.5"), ffmpeg_before=("-ss", "2", "-to", "2.5")),
     Case("damaged MPEG-TS -> mp4 --on-error skip", make_damaged_ts, "out.mp4", ("frames",),
          vproc_args=("--on-error", "skip")),
+    Case("MPEG-TS starting at 10 s -> mkv (no empty lead-in)", make_late_ts, "out.mkv", ("duration", "frames")),
+    Case("MPEG-TS starting at 10 s -> mp4 (no empty lead-in)", make_late_ts, "out.mp4", ("duration", "frames")),
+    Case("mkv with SRT and ASS -> mkv: subtitle durations", make_ass_mkv, "out.mkv", ("subtitle durations",),
+         ffmpeg_args=("-c:v", "libx264", "-c:a", "copy", "-c:s", "copy")),
+    Case("mkv with subtitles -> mkv --ss 0.5 --t 1: subtitles trimmed, kept", make_ass_mkv, "out.mkv",
+         ("stream types", "frames"), ffmpeg_args=("-c:v", "libx264", "-c:a", "copy", "-c:s", "copy"),
+         vproc_args=("--ss", "0.5", "--t", "1"), ffmpeg_before=("-ss", "0.5", "-t", "1")),
 ]
 
 
@@ -222,7 +271,7 @@ def facts(info: dict, field: str):
         return info.get("frames")
     if field in ("video size", "sar", "pix_fmt", "colour"):
         return info["video"][{"video size": "size"}.get(field, field)]
-    if field in ("rotation", "hdr"):
+    if field in ("rotation", "hdr", "duration", "subtitle durations"):
         return info.get(field)
     raise KeyError(field)
 

@@ -56,9 +56,15 @@ def test_output_size(params, size):
     assert all(p.dtype == np.uint8 for p in frame.planes)
 
 
-def test_sizes_of_formats_without_subsampling_are_not_rounded():
-    assert make(width=100, height=-1).open(info(fmt="rgb24")).size == (100, 75)
-    assert make(width=100, height=-1).open(info(fmt="yuv444p")).size == (100, 75)
+def test_sizes_of_formats_without_subsampling_are_rounded_only_where_computed():
+    # An even RGB/4:4:4 picture is most likely encoded back to 4:2:0 (lowlight works in float
+    # RGB on a 4:2:0 source): sizes vproc computes stay even, as FFmpeg's scale=-2; sizes given
+    # exactly, or of an odd input, are kept.
+    assert make(width=100, height=-1).open(info(fmt="rgb24")).size == (100, 76)
+    assert make(width=100, height=-1).open(info(fmt="yuv444p")).size == (100, 76)
+    assert make(width=101, height=75).open(info(fmt="rgb24")).size == (101, 75)
+    assert make(scale=0.5).open(info(270, 480, fmt="rgbpf32")).size == (136, 240)
+    assert make(scale=0.5).open(info(266, 481, fmt="rgbpf32")).size == (133, 240)  # an odd input: as computed
 
 
 def test_timing_and_meta_are_kept():

@@ -172,7 +172,10 @@ class FFmpegSink:
         self._out_name: str | None = None
         self._planned_piped: list = []
         self._others: list = []  # the source's streams besides its video and the passthrough ones
-        self._trimmed = False  # the source is trimmed (--ss/--to/--t): FFmpeg cannot read from it whole
+        self._trimmed = False  # the source is trimmed (--ss/--to/--t)
+        self._trim: tuple[Fraction, Fraction | None] | None = None  # its range in the source's timeline, seconds
+        self._origin = Fraction(0)  # the source's start time, taken off every timestamp
+        self._file_start = Fraction(0)  # the start time FFmpeg counts a file input's -ss from
         self.hdr = None  # the source's HDR10 static metadata (vproc.io.hdr)
         self.frames_written = 0
         self.notices: list[str] = []
@@ -198,9 +201,15 @@ class FFmpegSink:
         self.attach_passthrough(source.passthrough)
         self.metadata = SourceMetadata.of(source.container)
         self._trimmed = isinstance(source, Trimmed)
-        if self._trimmed:
-            self.metadata = self.metadata.trimmed(source.origin + source.start,
-                                                  None if source.end is None else source.origin + source.end)
+        start = source.container.start_time
+        if self._trimmed:  # its frames are moved back by the start of the range already
+            self._trim = (source.origin + source.start, None if source.end is None else source.origin + source.end)
+            self._file_start = source.origin
+            self.metadata = self.metadata.trimmed(*self._trim)
+        elif start and start > 0:
+            # FFmpeg starts its output at zero: a source that starts later (MPEG-TS, a cut
+            # recording) would leave an empty lead-in as long as its start time
+            self._origin = Fraction(start, av.time_base)
         self._video_index = source.video.index
         self.hdr = getattr(source, "hdr", None)
         kept = {source.video.index} | {s.index for s in source.passthrough}
@@ -241,7 +250,11 @@ class FFmpegSink:
                     continue
                 if codec != "copy":
                     self._notice(f"subtitle stream #{s.index} ({s.codec_context.name}) converted to {codec} for {self.format}")
-            if container_accepts("nut", s):
+            if self._source_is_file() and s.type == "subtitle":
+                # From the file itself where it can be read: NUT loses what subtitle packets
+                # carry beyond their start (an ASS event's duration), and carries some not at all.
+                codecs.append(("file", s.index, codec))
+            elif container_accepts("nut", s):
                 piped.append(s)
                 codecs.append(("pipe", len(piped), codec))
             elif self._source_is_file():
@@ -261,8 +274,8 @@ class FFmpegSink:
                                                          "video, audio, subtitles and attachments")
                 continue
             kind = "cover art" if s.type == "video" and "attached_pic" in self._dispositions(s) else f"{s.type} stream"
-            if not self._source_is_file(timed=kind != "cover art"):
-                self._notice(f"{kind} #{s.index} ({name}) is not processed and cannot be copied here (a live or piped input, or a trimmed run); dropped")
+            if not self._source_is_file():
+                self._notice(f"{kind} #{s.index} ({name}) is not processed and cannot be copied from a live or piped input; dropped")
             elif (s.type == "attachment" and self.format != "matroska"
                   or kind == "cover art" and self.format not in ("mp4", "mov", "ipod", "matroska")
                   or kind != "cover art" and s.type == "video" and not container_accepts(self.format, s)):
@@ -273,11 +286,21 @@ class FFmpegSink:
                 codecs.append(("file", s.index, "copy"))
         return piped, codecs
 
-    def _source_is_file(self, timed: bool = True) -> bool:
-        """Whether FFmpeg can read streams from the source file itself. Not for a trimmed run's
-        ``timed`` streams: FFmpeg would read them whole (cover art has no timeline)."""
-        return (bool(self._source_url) and not is_url(self._source_url) and self._source_url not in STDIN_NAMES
-                and not (timed and self._trimmed))
+    def _source_is_file(self) -> bool:
+        """Whether FFmpeg can read streams from the source file itself (not a pipe or a URL)."""
+        return bool(self._source_url) and not is_url(self._source_url) and self._source_url not in STDIN_NAMES
+
+    def _file_input_options(self) -> dict[str, str]:
+        """How FFmpeg reads the source file for the streams it takes from there, so they land on
+        the processed video's timeline: moved back by the source's start time as the frames are
+        (-itsoffset), and trimmed as they are (-ss/-t, then moved back by the start)."""
+        if self._trim is not None:
+            begin, end = self._trim  # -ss counts from the file's start; with -copyts its times stay absolute
+            out = {"ss": f"{float(begin - self._file_start):.6f}", "itsoffset": f"{-float(begin):.6f}"}
+            if end is not None:
+                out["t"] = f"{float(end - begin):.6f}"
+            return out
+        return {"itsoffset": f"{-float(self._origin):.6f}"} if self._origin else {}
 
     def _dispositions(self, stream) -> list[str]:
         meta = self.metadata.streams.get(stream.index) if self.metadata else None
@@ -292,7 +315,7 @@ class FFmpegSink:
         # takes the frames as unspecified and "converts" them into the tagged output range.
         # Nor a display matrix (frames kept as stored, autorotate=False) or interlacing: those
         # too are declared.
-        pipe_in = ffmpeg.input("pipe:0", format="nut", itsoffset=str(-float(self._ts_offset)),
+        pipe_in = ffmpeg.input("pipe:0", format="nut", itsoffset=str(-float(self._ts_offset + self._origin)),
                                **_colour_options(info), **_geometry_options(info))
         maps = [pipe_in["v:0"]]
         file_in = None
@@ -300,7 +323,7 @@ class FFmpegSink:
             if where == "pipe":
                 maps.append(pipe_in[str(index)])
             else:
-                file_in = file_in or ffmpeg.input(self._source_url)
+                file_in = file_in or ffmpeg.input(self._source_url, **self._file_input_options())
                 maps.append(file_in[str(index)])
         kw: dict[str, object] = {"c:v:0": self.codec, "f": self.format, "fps_mode": "passthrough",
                                  "enc_time_base:v:0": "demux", "max_muxing_queue_size": 4096}

@@ -111,6 +111,14 @@ class Resize(Node):
                 h = round(info.height * w / info.width)
         if fmt.subsampled:  # keep chroma planes whole: encoders refuse odd 4:2:0 sizes
             w, h = w + (w & 1), h + (h & 1)
+        elif not (info.width & 1 or info.height & 1):
+            # An even picture in RGB or float (a YUV source converted for lowlight, say) is
+            # most likely encoded back to 4:2:0: a size vproc computes stays even, as FFmpeg's
+            # scale=-2 keeps it; a width or height given exactly is kept as given.
+            if p.scale is not None or p.width in (None, -1):
+                w += w & 1
+            if p.scale is not None or p.height in (None, -1):
+                h += h & 1
         if w < 1 or h < 1:
             raise ConfigError(f"resizing {info.width}x{info.height} gives an empty image ({w}x{h})")
         return w, h
