@@ -23,6 +23,8 @@ app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
 _state = {"debug": False, "signal": None}
 # Options of the whole command that may also be written after the subcommand (vproc run -q ...).
 _GLOBAL_FLAGS = ("-q", "--quiet", "--debug")
+# Options of the run commands that users of ffmpeg write first (vproc -y transcode ...).
+_COMMAND_FLAGS = ("-y", "-n", "--overwrite", "--no-overwrite")
 # Exit codes of a run stopped by a signal: 128 + the signal's number, as shells report them.
 _SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 
@@ -594,25 +596,45 @@ def hoist_global_flags(argv: list[str]) -> list[str]:
     """``argv`` with ``-q``/``--quiet``/``--debug`` moved before the subcommand wherever they
     were written (``vproc transcode a b -q``), as users of ffmpeg expect; not after ``--``, nor as
     the value of ``--ffmpeg-arg``."""
-    front, rest = [], []
+    front, rest, moved = [], [], []
     for i, arg in enumerate(argv):
         if arg == "--":
             rest += argv[i:]
             break
         if arg in _GLOBAL_FLAGS and not (rest and rest[-1] == "--ffmpeg-arg"):
             front.append(arg)
+        elif arg in _COMMAND_FLAGS and not rest:  # `vproc -y transcode ...`, as `ffmpeg -y ...`
+            moved.append(arg)
         else:
             rest.append(arg)
-    return front + rest
+    if moved and rest:
+        rest = rest[:1] + moved + rest[1:]
+    return front + (rest or moved)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; a VprocError is one line on stderr and exit code 2; a run
     stopped by SIGINT/SIGTERM exits 130/143."""
+    try:  # typer carries its own copy of click; the exceptions it raises are that copy's
+        from typer._click import exceptions as cx
+    except ImportError:
+        import click.exceptions as cx
+
     argv = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     _state["signal"] = None
     try:
-        app(args=argv, prog_name="vproc")  # standalone: usage errors and --help exit by themselves
+        rv = app(args=argv, prog_name="vproc", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0  # --help, --version and typer.Exit codes
+    except cx.NoArgsIsHelpError:  # plain `vproc`, or a command group alone: typer printed its help
+        return 2
+    except cx.UsageError as exc:  # an unknown option, a missing argument: one line, as every error
+        where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+        typer.echo(f"vproc: error: {exc.format_message()}{where}", err=True)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:  # Ctrl-C or end of input at a prompt (-y/-n's question)
+        return 130
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
     except VprocError as exc:

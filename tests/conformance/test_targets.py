@@ -125,6 +125,21 @@ def test_existing_output_needs_y(tmp_path, clip_mp4):
     assert media.inspect(out).frames == media.inspect(clip_mp4).frames
 
 
+def test_usage_errors_are_one_line_and_y_may_come_first(tmp_path, clip_mp4):
+    bad = media.run_vproc("transcode", clip_mp4, tmp_path / "o.mp4", "--bogus")
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and bad.stderr.startswith("vproc: error:")
+    out = tmp_path / "o.mp4"
+    out.write_bytes(b"old")
+    assert media.run_vproc("-y", "transcode", clip_mp4, out).returncode == 0  # as ffmpeg -y -i ...
+    assert media.inspect(out).frames == media.inspect(clip_mp4).frames
+
+
+def test_y4m_states_the_frame_rate(tmp_path, clip_mp4):
+    assert media.run_vproc("transcode", clip_mp4, tmp_path / "o.y4m").returncode == 0
+    header = (tmp_path / "o.y4m").read_bytes()[:80].split(b"\n")[0].split()
+    assert b"F25:1" in header, header
+
+
 def test_global_flags_after_the_subcommand_and_version(tmp_path, clip_mp4):
     proc = media.run_vproc("transcode", clip_mp4, tmp_path / "out.webm", "-q")
     assert proc.returncode == 0 and proc.stderr.count("WARNING") == 0  # the Opus notice is a warning

@@ -327,7 +327,7 @@ class FFmpegSink:
                 maps.append(file_in[str(index)])
         kw: dict[str, object] = {"c:v:0": self.codec, "f": self.format, "fps_mode": "passthrough",
                                  "enc_time_base:v:0": "demux", "max_muxing_queue_size": 4096}
-        if self.codec in _RATE_TIME_BASE:
+        if self.codec in _RATE_TIME_BASE or self.format == "yuv4mpegpipe":  # (y4m's header states the rate)
             del kw["enc_time_base:v:0"], kw["fps_mode"]
             if info.rate:
                 kw["r:v:0"] = str(info.rate)
