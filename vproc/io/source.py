@@ -327,6 +327,9 @@ class Source:
             except av.FFmpegError as exc:
                 self._fail(exc, "decode", "dropped")
         yield from self._frames(clock.finish())
+        for held in getattr(self, "_held_warnings", ()):  # the run went on: they were worth saying
+            log.warning("%s", held)
+        self._held_warnings = []
         if self._unlogged:
             s = self.stats
             log.warning("input '%s': %d more reports of damage not shown; in all %d frames concealed, %d dropped, "
@@ -420,7 +423,12 @@ class Source:
         logged = getattr(self, "_logged", 0)
         if logged < self._MAX_LOGGED:
             self._logged = logged + 1
-            log.warning("%s; %s", msg, outcome)
+            if self.on_error == "stop":
+                # damage before the first good frame, let through in stop mode: said at the end if
+                # the run goes on, so a run that then stops says one line, the error
+                self._held_warnings = getattr(self, "_held_warnings", []) + [f"{msg}; {outcome}"]
+            else:
+                log.warning("%s; %s", msg, outcome)
         else:
             self._unlogged = getattr(self, "_unlogged", 0) + 1
 
