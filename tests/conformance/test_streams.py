@@ -62,12 +62,9 @@ def _hdr_of(path):
 
 @pytest.mark.parametrize("codec", ["libx264", "libx265"])
 def test_hdr10_static_metadata_as_ffmpeg_cli(tmp_path, codec):
-    src = tmp_path / "hdr.mp4"
-    media.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=size=128x96:rate=25", "-frames:v", "6", "-pix_fmt", "yuv420p10le",
-                     "-c:v", "libx265", "-x265-params",
-                     "log-level=error:hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)"
-                     "L(10000000,1):max-cll=1000,400",
-                     "-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc", str(src))
+    from tests.conformance.compare import make_hdr10_mkv
+
+    src = make_hdr10_mkv(tmp_path)
     ref, out = tmp_path / "ffmpeg.mp4", tmp_path / "vproc.mp4"
     media.run_ffmpeg("-i", str(src), "-c:v", codec, str(ref))
     proc = media.run_vproc("transcode", src, out, "--codec", codec)

@@ -42,7 +42,7 @@ from .avframes import to_av
 from .ffmpeg import check_video_encoder, ffmpeg_binary, muxers, popen
 from .hdr import HDR_TRANSFERS
 from .streammeta import SourceMetadata
-from .target import STDIN_NAMES, STDOUT_NAMES, OutputTarget, current_umask, is_url  # noqa: F401 (re-exported)
+from .target import STDIN_NAMES, STDOUT_NAMES, OutputTarget, is_url
 
 log = logging.getLogger("vproc")
 
@@ -84,13 +84,7 @@ def default_video_codec(fmt: str, target: str = "") -> str:
         return _IMAGE_CODEC_FOR.get(Path(target).suffix.lower(), "png")
     if fmt in _VIDEO_CODEC_FOR:
         return _VIDEO_CODEC_FOR[fmt]
-    with tempfile.TemporaryDirectory() as tmp:  # the muxer's own default, as FFmpeg picks it
-        try:
-            with av.open(os.path.join(tmp, "probe"), "w", format=fmt) as probe:
-                name = probe.default_video_codec
-            return av.codec.Codec(name, "w").name
-        except (ValueError, av.FFmpegError, TypeError):
-            return "libx264"
+    return _muxer_default(fmt, "video") or "libx264"
 
 
 def default_audio_codec(fmt: str) -> str | None:
@@ -99,13 +93,20 @@ def default_audio_codec(fmt: str) -> str | None:
         return None
     if fmt in _AUDIO_CODEC_FOR:
         return _AUDIO_CODEC_FOR[fmt]
-    with tempfile.TemporaryDirectory() as tmp:  # the muxer's own default, as FFmpeg picks it
+    return _muxer_default(fmt, "audio", unknown="aac")
+
+
+def _muxer_default(fmt: str, kind: str, unknown: str | None = None) -> str | None:
+    """The encoder of muxer ``fmt``'s own default ``kind`` ("video"/"audio") codec, as FFmpeg
+    picks it for a container vproc has no choice for; None where it has none, ``unknown`` where
+    the muxer or its codec is not known here."""
+    with tempfile.TemporaryDirectory() as tmp:
         try:
             with av.open(os.path.join(tmp, "probe"), "w", format=fmt) as probe:
-                name = probe.default_audio_codec
+                name = getattr(probe, f"default_{kind}_codec")
             return None if name in (None, "none") else av.codec.Codec(name, "w").name
         except (ValueError, av.FFmpegError, TypeError):
-            return "aac"
+            return unknown
 
 
 def guess_format(target: str) -> str:
@@ -172,7 +173,6 @@ class FFmpegSink:
         self._out_name: str | None = None
         self._planned_piped: list = []
         self._others: list = []  # the source's streams besides its video and the passthrough ones
-        self._trimmed = False  # the source is trimmed (--ss/--to/--t)
         self._trim: tuple[Fraction, Fraction | None] | None = None  # its range in the source's timeline, seconds
         self._origin = Fraction(0)  # the source's start time, taken off every timestamp
         self._file_start = Fraction(0)  # the start time FFmpeg counts a file input's -ss from
@@ -200,10 +200,9 @@ class FFmpegSink:
 
         self.attach_passthrough(source.passthrough)
         self.metadata = SourceMetadata.of(source.container)
-        self._trimmed = isinstance(source, Trimmed)
         start = source.container.start_time
-        if self._trimmed:  # its frames are moved back by the start of the range already
-            self._trim = (source.origin + source.start, None if source.end is None else source.origin + source.end)
+        if isinstance(source, Trimmed):  # its frames are moved back by the start of the range already
+            self._trim = source.span
             self._file_start = source.origin
             self.metadata = self.metadata.trimmed(*self._trim)
         elif start and start > 0:

@@ -6,7 +6,7 @@ sidecar), so they all follow the same rules:
 - **Regular files** (or names that do not exist yet) are written under a temporary name in the
   same folder and renamed over the target only when complete: a failed or killed run never leaves
   a half-written file under the final name. The temporary name is the target's own
-  (``.NAME.EXT.vproc-PID-XXXX.partial.EXT``), and its writer holds an flock on it while it lives,
+  (``clip.mp4`` is written as ``.clip.mp4.vproc-4242-k3j9x.partial.mp4``: pid, then a random tag), and its writer holds an flock on it while it lives,
   so the next run for the same target removes what a killed run (SIGKILL, power loss) left, and
   leaves alone what a live run, in any process namespace or on any host, is still writing. An
   existing file's mode and owner are kept; one with other hard links is written in place, as

@@ -80,8 +80,13 @@ class Trimmed:
     def __getattr__(self, name):
         return getattr(self.source, name)
 
+    @property
+    def span(self) -> tuple[Fraction, Fraction | None]:
+        """The range kept, in seconds of the source's own timeline (its start time included)."""
+        return self.origin + self.start, None if self.end is None else self.origin + self.end
+
     def items(self):
-        begin, end = self.origin + self.start, None if self.end is None else self.origin + self.end
+        begin, end = self.span
         if self.start > 0:
             self._seek_before(begin)
         for item in self.source.items():

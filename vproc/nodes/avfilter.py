@@ -35,6 +35,7 @@ chain equals ``ffmpeg -vf`` on the same frames (tests/nodes/test_avfilter.py).
 
 from __future__ import annotations
 
+import abc
 from collections import deque
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -66,8 +67,9 @@ class AVFilterNode(Node):
     #: is only a finer one, as yadif's and bwdif's half tick in send_frame mode); else the chain's.
     keep_time_base = False
 
+    @abc.abstractmethod
     def chain_for_open(self, info: StreamInfo) -> str:
-        raise NotImplementedError
+        """The filter chain for a stream described by ``info`` (probed at ``open``)."""
 
     def chain_for_stream(self, info: StreamInfo, first: Frame) -> str:
         """The chain to run, given the first frame (default: the one probed at ``open``)."""
