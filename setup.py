@@ -22,7 +22,10 @@ setup(
         "opencv-python-headless>=4.9",
         "torch>=2.2",
         "ffmpeg-python>=0.2",
-        "typer>=0.12",
+        # typer 0.29 converts every option through pydantic when a command line is parsed:
+        # +130 ms on every vproc command here (a 2-frame transcode, best of 10: 0.52 s with
+        # 0.29.2, 0.39 s with 0.28.0), 2% of the passthrough benchmark's whole command.
+        "typer>=0.12,<0.29",
         "pyyaml>=6",
         "imageio-ffmpeg>=0.5",
         "rich>=13",

@@ -620,6 +620,11 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         import click.exceptions as cx
 
+    # vproc's numpy work is elementwise (the heavy lifting is numba, OpenCV, torch and
+    # FFmpeg, each with threads of its own), so OpenBLAS's worker threads only spin: at
+    # numpy's import they burn about 80 ms of CPU, a core's worth during start-up on a
+    # 2-core machine. Set before numpy is first imported; a user's own setting wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     argv = hoist_global_flags(list(sys.argv[1:] if argv is None else argv))
     _state["signal"] = None
     try:

@@ -2,15 +2,24 @@
 
 The binary is ``$VPROC_FFMPEG`` if set, else ``ffmpeg`` on PATH, else the one bundled by
 imageio-ffmpeg, so a fresh machine needs no system package.
+
+What the binary is asked about itself (its encoders, muxers, an encoder's pixel formats) does
+not change while the binary does not, so the answers are kept on disk, under
+``$XDG_CACHE_HOME/vproc`` (``~/.cache/vproc``), per binary (path, size, modification time):
+each question is a process start, and every command would otherwise ask three or four of them
+(about 60 ms on a 2-core machine). An unwritable cache only means asking every time.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 
 from ..errors import ConfigError, MediaError, did_you_mean
 
@@ -31,12 +40,78 @@ def ffmpeg_binary() -> str:
         import imageio_ffmpeg
     except ImportError:
         raise MediaError("no FFmpeg found: install imageio-ffmpeg, put ffmpeg on PATH or set VPROC_FFMPEG") from None
-    return imageio_ffmpeg.get_ffmpeg_exe()
+    # imageio-ffmpeg runs its binary once to check it; its answer is kept like the binary's own
+    key = f"{imageio_ffmpeg.__version__} {os.path.dirname(imageio_ffmpeg.__file__)} {os.environ.get('IMAGEIO_FFMPEG_EXE', '')}"
+    where = os.path.join(cache_dir(), "imageio-ffmpeg.json")
+    try:
+        with open(where, encoding="utf-8") as f:
+            path = json.load(f).get(key)
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    except (OSError, ValueError, AttributeError):
+        pass
+    path = imageio_ffmpeg.get_ffmpeg_exe()
+    _write_answers(where, {key: path})
+    return path
+
+
+def cache_dir() -> str:
+    """The folder of vproc's per-user cache (``$XDG_CACHE_HOME/vproc``, else ``~/.cache/vproc``)."""
+    return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "vproc")
+
+
+def _answers_file(binary: str) -> str:
+    st = os.stat(binary)
+    key = hashlib.sha1(f"{os.path.realpath(binary)}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    return os.path.join(cache_dir(), f"ffmpeg-{key}.json")
+
+
+def ask(*args: str) -> str:
+    """What ``ffmpeg -hide_banner ARGS`` prints on standard output (empty if it cannot run),
+    asked once per binary and then read from the cache (see the module's docstring)."""
+    binary = ffmpeg_binary()
+    question = " ".join(args)
+    try:
+        where = _answers_file(binary)
+    except OSError:
+        where = None
+    answers: dict[str, str] = {}
+    if where:
+        try:
+            with open(where, encoding="utf-8") as f:
+                answers = json.load(f)
+            if question in answers:
+                return answers[question]
+        except (OSError, ValueError):
+            answers = {}
+    try:
+        answer = subprocess.run([binary, "-hide_banner", *args], capture_output=True, text=True,
+                                check=False, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ""  # not kept: the next run asks again
+    if where:
+        _write_answers(where, {**answers, question: answer})
+    return answer
+
+
+def _write_answers(where: str, answers: dict[str, str]) -> None:
+    tmp = None
+    try:
+        os.makedirs(os.path.dirname(where), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(where), prefix=".ffmpeg-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(answers, f)
+        os.replace(tmp, where)  # whole or not at all, whoever else writes it meanwhile
+    except OSError:  # an unwritable cache: asked again next time
+        if tmp:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def _capability_list(flag: str, pattern: str) -> frozenset[str]:
-    out = subprocess.run([ffmpeg_binary(), "-hide_banner", flag], capture_output=True, text=True, check=False).stdout
-    return frozenset(m.group(1) for m in re.finditer(pattern, out, re.MULTILINE))
+    return frozenset(m.group(1) for m in re.finditer(pattern, ask(flag), re.MULTILINE))
 
 
 @functools.lru_cache(maxsize=1)

@@ -39,7 +39,7 @@ from ..formats import nearest_format
 from ..frame import Frame, StreamInfo
 from ..graph import OutputOptions
 from .avframes import to_av
-from .ffmpeg import check_video_encoder, ffmpeg_binary, muxers, popen
+from .ffmpeg import ask, check_video_encoder, ffmpeg_binary, muxers, popen
 from .hdr import HDR_TRANSFERS
 from .streammeta import SourceMetadata
 from .target import STDIN_NAMES, STDOUT_NAMES, OutputTarget, is_url
@@ -648,11 +648,7 @@ def _encoder_pix_fmts(codec: str) -> tuple[str, ...]:
 
     Asked of the binary that encodes (``ffmpeg -h encoder=``), not of PyAV's libraries, which
     may be built otherwise (PyAV's libvpx here is 8-bit only, the binary's also 10-bit)."""
-    try:
-        out = subprocess.run([ffmpeg_binary(), "-hide_banner", "-h", f"encoder={codec}"], capture_output=True,
-                             text=True, check=False, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        out = ""
+    out = ask("-h", f"encoder={codec}")
     for line in out.splitlines():
         if line.strip().startswith("Supported pixel formats:"):
             return tuple(line.split(":", 1)[1].split())
