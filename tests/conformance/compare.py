@@ -193,6 +193,24 @@ def make_damaged_ts(folder: Path) -> Path:
     return damage_ts(clean, folder / "damaged.ts")
 
 
+def make_data_ts(folder: Path) -> Path:
+    """MPEG-TS with video and a private data stream (as KLV telemetry or ID3 tags ride in one)."""
+    blob = folder / "blob.bin"
+    blob.write_bytes(bytes(range(256)) * 12)
+    out = folder / "data.ts"
+    media.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-f", "data", "-i", str(blob),
+                     "-map", "0", "-map", "1", "-c:v", "libx264", "-preset", "veryfast", "-c:d", "copy", str(out))
+    return out
+
+
+def make_timecode_mov(folder: Path) -> Path:
+    """QuickTime with a timecode track (tmcd), as cameras write."""
+    out = folder / "timecode.mov"
+    media.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=320x240:r=25:d=2", "-f", "lavfi", "-i", "sine=d=2",
+                     "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-timecode", "01:00:00:00", str(out))
+    return out
+
+
 @dataclass
 class Case:
     """One conformance case: an input, the output name, extra flags, and the facts compared."""
@@ -215,6 +233,10 @@ CASES = [
          ffmpeg_args=("-c:v", "libx264", "-c:a", "copy", "-c:s", "mov_text")),
     Case("aac mp4 -> webm: VP9 + Opus", make_aac_mp4, "out.webm", ("stream types", "codecs", "frames")),
     Case("aac mp4 -> mov", make_aac_mp4, "out.mov", ("stream types", "codecs", "frames")),
+    Case("MPEG-TS with a data stream -> ts: data copied", make_data_ts, "out.ts", ("stream types", "codecs", "frames"),
+         ffmpeg_args=("-c:v", "libx264")),
+    Case("mov with a timecode track -> mov: one timecode track", make_timecode_mov, "out.mov",
+         ("stream types", "stream tags", "frames"), ffmpeg_args=("-c:v", "libx264", "-c:a", "copy")),
     Case("aac mp4 -> ts", make_aac_mp4, "out.ts", ("stream types", "frames"),
          ffmpeg_args=("-c:v", "libx264", "-c:a", "aac")),
     Case("aac mp4 -> y4m: raw video, audio dropped", make_aac_mp4, "out.y4m", ("stream types", "codecs", "frames"),

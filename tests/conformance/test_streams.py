@@ -32,6 +32,34 @@ def test_rich_input_keeps_its_facts(tmp_path):
     assert sub["type"] == "subtitle" and sub["disposition"] == ["forced"] and sub["tags"]["language"] == "fra"
 
 
+def test_a_data_stream_the_container_cannot_hold_is_dropped_with_a_notice(tmp_path):
+    from tests.conformance.compare import make_data_ts
+
+    proc = media.run_vproc("transcode", make_data_ts(tmp_path), tmp_path / "out.mkv")
+    assert proc.returncode == 0, proc.stderr
+    assert "data stream #1 (bin_data) cannot be stored in matroska; dropped" in proc.stderr
+    assert [s["type"] for s in describe(tmp_path / "out.mkv")["streams"]] == ["video"]
+
+
+def test_tracks_the_muxer_writes_anew_are_not_doubled(tmp_path):
+    # An MP4's chapter text track and timecode track come back from the chapter list and the
+    # video's timecode tag; copying them as well would give each twice.
+    from tests.conformance.compare import make_timecode_mov
+
+    chapters = tmp_path / "chapters.txt"
+    chapters.write_text(";FFMETADATA1\n[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1000\ntitle=One\n"
+                        "[CHAPTER]\nTIMEBASE=1/1000\nSTART=1000\nEND=2000\ntitle=Two\n")
+    src = tmp_path / "chapters.mp4"
+    media.run_ffmpeg("-i", str(make_timecode_mov(tmp_path)), "-i", str(chapters), "-map", "0:v", "-map", "0:a",
+                     "-map_chapters", "1", "-c", "copy", str(src))
+    proc = media.run_vproc("transcode", src, tmp_path / "out.mp4")
+    assert proc.returncode == 0 and "WARNING" not in proc.stderr, proc.stderr
+    info, before = describe(tmp_path / "out.mp4"), describe(src)
+    assert [s["type"] for s in info["streams"]] == [s["type"] for s in before["streams"]] == ["video", "audio", "data", "data"]
+    assert [c[2] for c in info["chapters"]] == ["One", "Two"]
+    assert info["streams"][0]["tags"].get("timecode") == "01:00:00:00"
+
+
 def test_webm_from_aac_reencodes_audio_to_opus_with_a_notice(tmp_path, clip_mp4):
     proc = media.run_vproc("transcode", clip_mp4, tmp_path / "out.webm")
     assert proc.returncode == 0, proc.stderr

@@ -173,6 +173,7 @@ class FFmpegSink:
         self._out_name: str | None = None
         self._planned_piped: list = []
         self._others: list = []  # the source's streams besides its video and the passthrough ones
+        self._source_formats: frozenset[str] = frozenset()  # its demuxer's names ("mov", "mp4", ...)
         self._trim: tuple[Fraction, Fraction | None] | None = None  # its range in the source's timeline, seconds
         self._origin = Fraction(0)  # the source's start time, taken off every timestamp
         self._file_start = Fraction(0)  # the start time FFmpeg counts a file input's -ss from
@@ -210,6 +211,7 @@ class FFmpegSink:
             # recording) would leave an empty lead-in as long as its start time
             self._origin = Fraction(start, av.time_base)
         self._video_index = source.video.index
+        self._source_formats = frozenset(source.container.format.name.split(","))
         self.hdr = getattr(source, "hdr", None)
         kept = {source.video.index} | {s.index for s in source.passthrough}
         self._others = [s for s in source.container.streams
@@ -264,26 +266,32 @@ class FFmpegSink:
         for s in self._others:
             # The video streams not processed (a second angle, cover art) and attachments (fonts):
             # copied from the file, as ffmpeg -map 0 -c copy would, where the container takes them.
-            name = s.codec_context.name if s.codec_context else s.type
-            if s.type == "data":
-                # MP4/MOV chapters are demuxed as a data track too, and are restated from the
-                # chapter list: that one is not worth a warning; other data (telemetry) is.
-                chapters = bool(self.metadata and self.metadata.chapters)
-                (log.info if chapters else self._notice)(f"data stream #{s.index} ({name}) is not kept: vproc copies "
-                                                         "video, audio, subtitles and attachments")
+            name = (s.codec_context.name if s.codec_context else s.name) or s.type
+            if s.type == "data" and self._restated(s):
+                log.info("data stream #%d (%s) is written anew from the source's %s", s.index, name,
+                         "timecode" if "timecode" in s.metadata else "chapters")
                 continue
             kind = "cover art" if s.type == "video" and "attached_pic" in self._dispositions(s) else f"{s.type} stream"
             if not self._source_is_file():
                 self._notice(f"{kind} #{s.index} ({name}) is not processed and cannot be copied from a live or piped input; dropped")
             elif (s.type == "attachment" and self.format != "matroska"
                   or kind == "cover art" and self.format not in ("mp4", "mov", "ipod", "matroska")
-                  or kind != "cover art" and s.type == "video" and not container_accepts(self.format, s)):
+                  or kind != "cover art" and s.type in ("video", "data") and not container_accepts(self.format, s)):
                 self._notice(f"{kind} #{s.index} ({name}) cannot be stored in {self.format}; dropped")
             else:
                 if s.type == "video" and kind != "cover art":
                     self._notice(f"video stream #{s.index} ({name}) is not processed (choose with --video-stream); copied as it is")
                 codecs.append(("file", s.index, "copy"))
         return piped, codecs
+
+    def _restated(self, stream) -> bool:
+        """Whether a data stream is one the muxers write anew from metadata vproc carries: a
+        QuickTime timecode track (from the video's ``timecode`` tag) or MP4/MOV chapters'
+        text track (from the chapter list). Copied as well, they would be there twice."""
+        if "timecode" in stream.metadata:
+            return True
+        chapters = bool(self.metadata and self.metadata.chapters)
+        return chapters and stream.name == "bin_data" and bool({"mov", "mp4"} & self._source_formats)
 
     def _source_is_file(self) -> bool:
         """Whether FFmpeg can read streams from the source file itself (not a pipe or a URL)."""
