@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -56,7 +55,7 @@ def test_an_unwritable_cache_only_means_asking_every_time(fake_ffmpeg, tmp_path,
 def test_a_damaged_cache_file_is_asked_afresh(fake_ffmpeg, tmp_path):
     script, runs = fake_ffmpeg
     ffmpeg.ask("-muxers")
-    (cached,) = Path(tmp_path / "cache" / "vproc").glob("ffmpeg-*.json")
+    cached = tmp_path / "cache" / "vproc" / "ffmpeg-answers.json"
     cached.write_text("{not json")
     assert ffmpeg.ask("-muxers").startswith("answer") and runs() == 2
     assert ffmpeg.ask("-muxers").startswith("answer") and runs() == 2  # rewritten whole

@@ -13,7 +13,6 @@ each question is a process start, and every command would otherwise ask three or
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import re
@@ -60,10 +59,9 @@ def cache_dir() -> str:
     return os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "vproc")
 
 
-def _answers_file(binary: str) -> str:
+def _identity(binary: str) -> str:
     st = os.stat(binary)
-    key = hashlib.sha1(f"{os.path.realpath(binary)}\0{st.st_size}\0{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    return os.path.join(cache_dir(), f"ffmpeg-{key}.json")
+    return f"{os.path.realpath(binary)} {st.st_size} {st.st_mtime_ns}"
 
 
 def ask(*args: str) -> str:
@@ -71,30 +69,32 @@ def ask(*args: str) -> str:
     asked once per binary and then read from the cache (see the module's docstring)."""
     binary = ffmpeg_binary()
     question = " ".join(args)
+    where = os.path.join(cache_dir(), "ffmpeg-answers.json")  # {binary's identity: {question: answer}}
     try:
-        where = _answers_file(binary)
+        identity = _identity(binary)
     except OSError:
-        where = None
-    answers: dict[str, str] = {}
-    if where:
+        identity = None
+    known: dict[str, dict[str, str]] = {}
+    if identity:
         try:
             with open(where, encoding="utf-8") as f:
-                answers = json.load(f)
-            if question in answers:
-                return answers[question]
-        except (OSError, ValueError):
-            answers = {}
+                known = json.load(f)
+            if question in known.get(identity, {}):
+                return known[identity][question]
+        except (OSError, ValueError, AttributeError, TypeError):
+            known = {}
     try:
         answer = subprocess.run([binary, "-hide_banner", *args], capture_output=True, text=True,
                                 check=False, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
         return ""  # not kept: the next run asks again
-    if where:
-        _write_answers(where, {**answers, question: answer})
+    if identity:
+        # (answers about other binaries are kept: a VPROC_FFMPEG run and a plain one take turns)
+        _write_answers(where, {**known, identity: {**known.get(identity, {}), question: answer}})
     return answer
 
 
-def _write_answers(where: str, answers: dict[str, str]) -> None:
+def _write_answers(where: str, answers: dict) -> None:
     tmp = None
     try:
         os.makedirs(os.path.dirname(where), exist_ok=True)
