@@ -4,6 +4,11 @@ CUDA tests are marked ``@pytest.mark.cuda``. They skip when CuPy or a GPU is mis
 ``VPROC_REQUIRE_CUDA=1`` (set on CI machines with a GPU), where a missing GPU fails them instead,
 so a broken CUDA setup cannot pass as "all skipped".
 
+With ``VPROC_CUDA_EMULATE=1`` (``make test``, so CI) CuPy is :mod:`tests.fake_cupy`, whose
+kernels are the real ``native/*.cu`` compiled for the host by :mod:`tests.cuda_emu.emulator`:
+every ``cuda`` test runs, except the few in :data:`REAL_DEVICE_ONLY`, which need what only a GPU
+has and skip with the reason given there.
+
 ``tests/conftest.py`` imports the fixtures and registers the marker for every folder.
 """
 
@@ -18,10 +23,52 @@ from vproc.device import cuda_status
 MARKER = "cuda: needs CuPy and a CUDA GPU; skipped without one unless VPROC_REQUIRE_CUDA=1"
 
 
+EMULATED = os.environ.get("VPROC_CUDA_EMULATE") == "1"
+
+# Tests (by function name) that the emulator cannot stand in for, and why.
+REAL_DEVICE_ONLY: dict[str, str] = {}
+
+
+def install_emulator() -> None:
+    """CuPy (and the parts of cupyx vproc uses) replaced by the host emulator, for this process."""
+    import sys
+    import types
+
+    import scipy.ndimage
+
+    from . import fake_cupy
+
+    ndimage = types.ModuleType("cupyx.scipy.ndimage")
+    for name in dir(scipy.ndimage):
+        fn = getattr(scipy.ndimage, name)
+        if callable(fn) and not name.startswith("_"):
+            setattr(ndimage, name, _on_device(fn))
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scipy = types.ModuleType("cupyx.scipy")
+    cupyx.scipy.ndimage = ndimage
+    sys.modules.update({"cupy": fake_cupy, "cupyx": cupyx, "cupyx.scipy": cupyx.scipy, "cupyx.scipy.ndimage": ndimage})
+    cuda_status.cache_clear()
+
+
+def _on_device(fn):
+    import numpy as np
+
+    from . import fake_cupy
+
+    def device_fn(*args, **kwargs):
+        args = [np.asarray(a) if isinstance(a, fake_cupy.ndarray) else a for a in args]
+        return fake_cupy._device(fn(*args, **kwargs))
+
+    return device_fn
+
+
 def register_marker(config) -> None:
-    """Declare the ``cuda`` marker (once, however many conftests ask: each may load alone)."""
+    """Declare the ``cuda`` marker (once, however many conftests ask: each may load alone), and
+    put the emulator in place when asked to (``VPROC_CUDA_EMULATE=1``)."""
     if MARKER not in config.getini("markers"):
         config.addinivalue_line("markers", MARKER)
+    if EMULATED and "cupy" not in __import__("sys").modules:
+        install_emulator()
 
 
 def require_cuda():
@@ -40,6 +87,9 @@ def require_cuda():
 def cuda_gate(request):
     """Applies the skip/fail rule to every test marked ``cuda``, whether or not it asks for ``cp``."""
     if request.node.get_closest_marker("cuda") is not None:
+        why = REAL_DEVICE_ONLY.get(getattr(request.node, "originalname", request.node.name))
+        if EMULATED and why:
+            pytest.skip(f"needs a real GPU: {why}")
         require_cuda()
 
 

@@ -27,6 +27,7 @@ from collections.abc import Hashable, Sequence
 
 import numpy as np
 
+from .device import is_cupy
 from .errors import ConfigError
 
 #: The guide's short side, in lines (360: 720p and 4:2:0 chroma of 720p share its size).
@@ -78,7 +79,7 @@ class FlowWindow:
         k = min(h // gh, w // gw)
         src = self._kernels.box_blur(plane, k | 1) if k > 2 else plane
         small = self._kernels.resize(src, gh, gw, "bicubic" if self._upscale > 1 else "bilinear")
-        if not isinstance(small, np.ndarray):
+        if is_cupy(small):
             small = small.get()
         return np.clip(small * np.float32(255.0) + np.float32(0.5), 0, 255).astype(np.uint8)
 

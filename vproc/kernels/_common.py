@@ -67,10 +67,10 @@ def rational_weight(e):
 
 def array_module(array, who: str):
     """``numpy`` or ``cupy``, whichever ``array`` belongs to; anything else is a TypeError."""
+    if _cuda.is_cupy(array):  # first: only vproc.device tells the devices apart
+        return _cuda.cupy()
     if isinstance(array, np.ndarray):
         return np
-    if _cuda.is_cupy(array):
-        return _cuda.cupy()
     raise TypeError(f"{who}: expected a numpy or CuPy array (got {type(array).__name__})")
 
 

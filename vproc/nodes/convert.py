@@ -130,5 +130,5 @@ class Convert(Node):
 
 def _stack(planes):
     """Three separate float planes as one ``(3, H, W)`` array (the kernels' layout)."""
-    xp = np if isinstance(planes[0], np.ndarray) else devices.cupy()
+    xp = devices.cupy() if devices.is_cupy(planes[0]) else np
     return xp.stack(planes)

@@ -304,7 +304,7 @@ class Vsr(TemporalNode):
         lumas = []
         for f in held:
             y = self._luma_of(f)
-            lumas.append(y if isinstance(y, np.ndarray) else y.get())
+            lumas.append(y.get() if devices.is_cupy(y) else y)
         self.adapt_stats = adapt(self.net, lumas, self.params.adapt, degradation=self.params.degradation,
                                  device=self.torch_device)
         out = []
