@@ -1,6 +1,6 @@
 # The two commands of the README. Both create the environment first (.venv), from scratch if needed.
 #   make demo  - make the sample clip and run the default graph on it
-#   make test  - run the test suite
+#   make test  - run the test suite (the CUDA tests on the host emulator)
 VENV    ?= .venv
 PYTHON  ?= python3
 PY      := $(VENV)/bin/python
@@ -28,8 +28,10 @@ demo: env
 	$(VENV)/bin/vproc run graphs/default.yaml -i samples/sample.mp4 -o out/sample_default.mp4 -y
 	@echo "output: $(CURDIR)/out/sample_default.mp4"
 
+# VPROC_CUDA_EMULATE=1: the cuda-marked tests run here too, their kernels compiled for the host
+# (tests/cuda_emu); on a machine with a GPU, `VPROC_REQUIRE_CUDA=1 pytest -m cuda` runs them for real.
 test: env
-	$(PY) -m pytest -q tests
+	VPROC_CUDA_EMULATE=1 $(PY) -m pytest -q tests
 
 clean:
 	rm -rf $(VENV) out samples/sample.mp4

@@ -26,7 +26,10 @@ MARKER = "cuda: needs CuPy and a CUDA GPU; skipped without one unless VPROC_REQU
 EMULATED = os.environ.get("VPROC_CUDA_EMULATE") == "1"
 
 # Tests (by function name) that the emulator cannot stand in for, and why.
-REAL_DEVICE_ONLY: dict[str, str] = {}
+REAL_DEVICE_ONLY: dict[str, str] = {
+    "test_cuda_net_equals_the_cpu_net": "torch on a CUDA device (the emulator stands in for CuPy, not for torch)",
+    "test_net_on_cuda_equals_cpu": "torch on a CUDA device (the emulator stands in for CuPy, not for torch)",
+}
 
 
 def install_emulator() -> None:

@@ -91,7 +91,6 @@ def __getattr__(name):  # cupy.<name>: numpy's, with device arrays in and out
         return fn
 
     def device_fn(*args, **kwargs):
-        args = [np.asarray(a) if isinstance(a, ndarray) else a for a in args]
         return _device(fn(*args, **kwargs))
 
     device_fn.__name__ = name

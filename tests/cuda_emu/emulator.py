@@ -10,9 +10,10 @@ their results compare with the numba twins as they would on a GPU.
 :meth:`Kernel.launch` checks every argument against the kernel's C signature as CuPy passes it
 (CuPy sends a Python ``int`` as a 64-bit integer and a Python ``float`` as a double, so an
 ``int``/``float`` parameter needs ``numpy.int32``/``numpy.float32``; a pointer needs a device
-array of the pointee's dtype, C-contiguous, since the kernel sees only its data pointer), and the
-argument count. Each device array is copied for the launch into memory that ends at a
-``PROT_NONE`` guard page and starts after another, with the bytes between the first guard and the
+array of the pointee's dtype), and the argument count. Each device array is copied for the
+launch (the whole memory span its elements occupy: the kernel sees only the data pointer, and a
+pitched view is read by its pitch) into memory that ends at a ``PROT_NONE`` guard page and
+starts after another, with the bytes between the first guard and the
 data filled with a canary: a read or write past the end or before the start's page faults and
 fails the launch, naming the kernel and the argument; a write into the canary fails it after the
 launch. (A read just before the start, within the canary, is not seen.)
@@ -49,6 +50,7 @@ _PAGE = mmap.PAGESIZE
 _CANARY = 0xA5
 
 _lock = threading.Lock()
+_launch_lock = threading.Lock()  # one launch at a time, as one stream would run them
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
 
@@ -140,31 +142,36 @@ class Module:
 
 
 class _Guarded:
-    """A device array's bytes for one launch, between two PROT_NONE pages (see the docstring)."""
+    """A device array's memory for one launch, between two PROT_NONE pages (see the docstring).
+
+    The memory is the whole span the array's elements occupy, row padding included, as the
+    kernel sees it through the data pointer (a pitched view of a plane is read by pitch)."""
 
     def __init__(self, array: np.ndarray):
         self.array = array
-        n = array.nbytes
+        data = array.__array_interface__["data"][0]
+        low = data + sum(min(0, (n - 1) * st) for n, st in zip(array.shape, array.strides))
+        high = data + sum(max(0, (n - 1) * st) for n, st in zip(array.shape, array.strides)) + array.itemsize
+        self.low, self.n = low, (high - low) if array.size else 0
+        n = self.n
         body = -(-max(n, 1) // _PAGE) * _PAGE
         self.map = mmap.mmap(-1, body + 2 * _PAGE)
         base = ctypes.addressof(ctypes.c_char.from_buffer(self.map))
-        self.base = base
         self.start = _PAGE + body - n  # the data ends where the second guard page begins
         self.map[_PAGE:self.start] = bytes([_CANARY]) * (self.start - _PAGE)
-        self.map[self.start:self.start + n] = np.ascontiguousarray(array).view(np.uint8).reshape(-1).tobytes()
+        ctypes.memmove(base + self.start, low, n)
         for page in (0, _PAGE + body):
             if _libc.mprotect(base + page, _PAGE, 0) != 0:
                 raise OSError(ctypes.get_errno(), "mprotect")
+        self.base = base
         self.guards = (base, base + _PAGE + body)
-        self.pointer = ctypes.c_void_p(base + self.start)
+        self.pointer = ctypes.c_void_p(base + self.start + (data - low))
 
     def canary_intact(self) -> bool:
         return self.map[_PAGE:self.start] == bytes([_CANARY]) * (self.start - _PAGE)
 
     def copy_back(self) -> None:
-        n = self.array.nbytes
-        flat = self.array.reshape(-1).view(np.uint8)
-        flat[:] = np.frombuffer(self.map, np.uint8, count=n, offset=self.start)
+        ctypes.memmove(self.low, self.base + self.start, self.n)
 
     def close(self) -> None:
         for page in self.guards:
@@ -192,8 +199,6 @@ class Kernel:
                 raise EmulatorError(f"{where}: a pointer parameter ({p.ctype}*) needs a device array; got {type(arg).__name__}")
             if arg.dtype != p.dtype:
                 raise EmulatorError(f"{where}: {p.ctype}* needs a {p.dtype} array; got {arg.dtype}")
-            if not arg.flags.c_contiguous:
-                raise EmulatorError(f"{where}: the array is not C-contiguous, but the kernel sees only its data pointer")
             if not p.const and not arg.flags.writeable:
                 raise EmulatorError(f"{where}: the kernel writes through {p.ctype}* into a read-only array")
             return np.asarray(arg)
@@ -230,7 +235,7 @@ class Kernel:
             for i, (p, arg) in enumerate(zip(self.params, args)):
                 value = self._value(p, arg, f"{self.name} argument {i} ({p.name})")
                 if p.pointer:
-                    key = (value.__array_interface__["data"][0], value.nbytes)
+                    key = (value.__array_interface__["data"][0], value.shape, value.strides)
                     g = by_memory.get(key)
                     if g is None:
                         for q, other in guarded:
@@ -245,7 +250,8 @@ class Kernel:
             slots = (ctypes.c_void_p * max(len(boxes), 1))(*[ctypes.addressof(b) for b in boxes])
             message = ctypes.create_string_buffer(256)
             fault = ctypes.c_void_p()
-            code = self._fn(*grid, *block, slots, int(self.module.fibered), message, ctypes.byref(fault))
+            with _launch_lock:  # the prelude's state (thread indices, fibers, the fault handler) is global
+                code = self._fn(*grid, *block, slots, int(self.module.fibered), message, ctypes.byref(fault))
             if code == 1:
                 raise EmulatorError(f"{self.name}: access outside the device arrays ({self._whose(fault.value, guarded)}) "
                                     f"with grid {grid}, block {block}")
