@@ -10,7 +10,7 @@ TORCH   ?= torch==2.13.0
 # The pose extra's model runtime, without its declared dependencies (see setup.py, extras "pose").
 MEDIAPIPE ?= mediapipe==0.10.14
 
-.PHONY: demo test env clean
+.PHONY: demo test env clean gpu-wheels
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,13 @@ demo: env
 # (tests/cuda_emu); on a machine with a GPU, `VPROC_REQUIRE_CUDA=1 pytest -m cuda` runs them for real.
 test: env
 	VPROC_CUDA_EMULATE=1 $(PY) -m pytest -q tests
+
+# What benchmarks/gpu_check.sh needs on the device machine beyond its own packages (Python 3.12).
+gpu-wheels: env
+	grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo '/.whl/' >> .git/info/exclude
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+	    -d .whl "av==$$($(PY) -c 'import av; print(av.__version__)')" ffmpeg-python==0.2.0 future
 
 clean:
 	rm -rf $(VENV) out samples/sample.mp4

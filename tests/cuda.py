@@ -4,10 +4,10 @@ CUDA tests are marked ``@pytest.mark.cuda``. They skip when CuPy or a GPU is mis
 ``VPROC_REQUIRE_CUDA=1`` (set on CI machines with a GPU), where a missing GPU fails them instead,
 so a broken CUDA setup cannot pass as "all skipped".
 
-With ``VPROC_CUDA_EMULATE=1`` (``make test``, so CI) CuPy is :mod:`tests.fake_cupy`, whose
-kernels are the real ``native/*.cu`` compiled for the host by :mod:`tests.cuda_emu.emulator`:
-every ``cuda`` test runs, except the few in :data:`REAL_DEVICE_ONLY`, which need what only a GPU
-has and skip with the reason given there.
+With ``VPROC_CUDA_EMULATE=1`` (``make test``, so CI) CuPy is :mod:`tests.fake_cupy` during each
+``cuda`` test, its kernels the real ``native/*.cu`` compiled for the host by
+:mod:`tests.cuda_emu.emulator`: every ``cuda`` test runs, except the few in
+:data:`REAL_DEVICE_ONLY`, which need what only a GPU has and skip with the reason given there.
 
 ``tests/conftest.py`` imports the fixtures and registers the marker for every folder.
 """
@@ -32,8 +32,12 @@ REAL_DEVICE_ONLY: dict[str, str] = {
 }
 
 
-def install_emulator() -> None:
-    """CuPy (and the parts of cupyx vproc uses) replaced by the host emulator, for this process."""
+_EMULATED_MODULES = ("cupy", "cupyx", "cupyx.scipy", "cupyx.scipy.ndimage")
+
+
+def install_emulator() -> dict:
+    """CuPy (and the parts of cupyx vproc uses) replaced by the host emulator; returns what
+    :func:`remove_emulator` puts back."""
     import sys
     import types
 
@@ -41,6 +45,7 @@ def install_emulator() -> None:
 
     from . import fake_cupy
 
+    before = {name: sys.modules.get(name) for name in _EMULATED_MODULES}
     ndimage = types.ModuleType("cupyx.scipy.ndimage")
     for name in dir(scipy.ndimage):
         fn = getattr(scipy.ndimage, name)
@@ -50,7 +55,30 @@ def install_emulator() -> None:
     cupyx.scipy = types.ModuleType("cupyx.scipy")
     cupyx.scipy.ndimage = ndimage
     sys.modules.update({"cupy": fake_cupy, "cupyx": cupyx, "cupyx.scipy": cupyx.scipy, "cupyx.scipy.ndimage": ndimage})
+    _forget_devices()
+    return before
+
+
+def remove_emulator(before: dict) -> None:
+    import sys
+
+    for name, module in before.items():
+        if module is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = module
+    _forget_devices()
+
+
+def _forget_devices() -> None:
+    """vproc.device's cached answers (is there a GPU, its buffer pools, streams) start afresh."""
+    import threading
+
+    from vproc import device
+
     cuda_status.cache_clear()
+    device._device_pool.cache_clear()
+    device._local = threading.local()
 
 
 def _on_device(fn):
@@ -70,8 +98,6 @@ def register_marker(config) -> None:
     put the emulator in place when asked to (``VPROC_CUDA_EMULATE=1``)."""
     if MARKER not in config.getini("markers"):
         config.addinivalue_line("markers", MARKER)
-    if EMULATED and "cupy" not in __import__("sys").modules:
-        install_emulator()
 
 
 def require_cuda():
@@ -88,12 +114,25 @@ def require_cuda():
 
 @pytest.fixture(autouse=True)
 def cuda_gate(request):
-    """Applies the skip/fail rule to every test marked ``cuda``, whether or not it asks for ``cp``."""
-    if request.node.get_closest_marker("cuda") is not None:
+    """Applies the skip/fail rule to every test marked ``cuda``, whether or not it asks for ``cp``.
+
+    Emulated, the emulator is CuPy for the ``cuda`` tests only: every other test sees a machine
+    without a GPU, as most users' are, so ``device: auto`` keeps choosing the CPU there."""
+    if request.node.get_closest_marker("cuda") is None:
+        yield
+        return
+    before = None
+    if EMULATED:
         why = REAL_DEVICE_ONLY.get(getattr(request.node, "originalname", request.node.name))
-        if EMULATED and why:
+        if why:
             pytest.skip(f"needs a real GPU: {why}")
+        before = install_emulator()
+    try:
         require_cuda()
+        yield
+    finally:
+        if before is not None:
+            remove_emulator(before)
 
 
 @pytest.fixture

@@ -18,6 +18,9 @@ data filled with a canary: a read or write past the end or before the start's pa
 fails the launch, naming the kernel and the argument; a write into the canary fails it after the
 launch. (A read just before the start, within the canary, is not seen.)
 
+``extern __shared__`` arrays get the launch's ``shared_mem`` bytes (at most 48 KiB, CUDA's
+default limit), one buffer per launch that its blocks use in turn.
+
 Timing means nothing here: this proves indexing, launch geometry, arithmetic and the data path.
 """
 
@@ -46,7 +49,9 @@ _SCALARS = {"int": np.int32, "unsigned int": np.uint32, "unsigned": np.uint32, "
             "bool": np.bool_, "int64_t": np.int64, "uint64_t": np.uint64, "int32_t": np.int32,
             "uint32_t": np.uint32, "uint16_t": np.uint16, "uint8_t": np.uint8, "size_t": np.uint64}
 _KERNEL = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', re.S)
+_DYNAMIC_SHARED = re.compile(r"extern\s+__shared__\s+([A-Za-z_][\w ]*?)\s+(\w+)\s*\[\s*\]\s*;")
 _PAGE = mmap.PAGESIZE
+MAX_DYNAMIC_SHARED = 48 * 1024  # a launch's default limit; more needs cudaFuncSetAttribute
 _CANARY = 0xA5
 
 _lock = threading.Lock()
@@ -104,10 +109,10 @@ struct emu_args_{name} {{
 }};
 static void emu_body_{name}(void* p) {{ emu_args_{name}* a = (emu_args_{name}*)p; (void)a; {name}({call}); }}
 extern "C" int emu_launch_{name}(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by,
-                                   unsigned bz, void** v, int fibered, char* message, void** fault) {{
+                                   unsigned bz, void** v, int fibered, size_t shared, char* message, void** fault) {{
     emu_args_{name} a = {{{unpack}{', ' if params else ''}0}};
     dim3 g = {{gx, gy, gz}}, b = {{bx, by, bz}};
-    return emu_run(g, b, emu_body_{name}, &a, fibered, message, fault);
+    return emu_run(g, b, emu_body_{name}, &a, fibered, shared, message, fault);
 }}
 """)
     return "".join(out)
@@ -120,7 +125,9 @@ class Module:
         self.code = code
         self.kernels = {m.group(1): parse_params(m.group(2)) for m in _KERNEL.finditer(code)}
         self.fibered = "__syncthreads" in code
-        text = f'#include "{PRELUDE}"\n#line 1\n{code}\n{_launchers(self.kernels)}'
+        # extern __shared__ T name[]: the launch's dynamic shared memory
+        body = _DYNAMIC_SHARED.sub(r"\1* \2 = (\1*)emu_dynamic_shared;", code)
+        text = f'#include "{PRELUDE}"\n#line 1\n{body}\n{_launchers(self.kernels)}'
         key = hashlib.sha256("\0".join((PRELUDE.read_text(), text, *FLAGS)).encode()).hexdigest()[:24]
         lib = _cache_dir() / f"{key}.so"
         with _lock:
@@ -185,8 +192,8 @@ class Kernel:
     def __init__(self, module: Module, name: str, params: list[Param]):
         self.module, self.name, self.params = module, name, params
         fn = getattr(module.lib, f"emu_launch_{name}")
-        fn.argtypes = [ctypes.c_uint] * 6 + [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_char_p,
-                                             ctypes.POINTER(ctypes.c_void_p)]
+        fn.argtypes = [ctypes.c_uint] * 6 + [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_size_t,
+                                             ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)]
         fn.restype = ctypes.c_int
         self._fn = fn
 
@@ -219,8 +226,8 @@ class Kernel:
 
     def launch(self, grid, block, args, *, shared_mem: int = 0) -> None:
         grid, block = _dims(grid, "grid"), _dims(block, "block")
-        if shared_mem:
-            raise EmulatorError(f"{self.name}: dynamic shared memory is not emulated (none of vproc's kernels uses it)")
+        if not 0 <= int(shared_mem) <= MAX_DYNAMIC_SHARED:
+            raise EmulatorError(f"{self.name}: shared_mem={shared_mem} bytes; a launch takes 0 to {MAX_DYNAMIC_SHARED}")
         if block[0] * block[1] * block[2] > 1024 or block[2] > 64:
             raise EmulatorError(f"{self.name}: block {block} is more than CUDA allows (1024 threads, z <= 64)")
         if grid[1] > 65535 or grid[2] > 65535 or grid[0] > 2**31 - 1:
@@ -251,7 +258,8 @@ class Kernel:
             message = ctypes.create_string_buffer(256)
             fault = ctypes.c_void_p()
             with _launch_lock:  # the prelude's state (thread indices, fibers, the fault handler) is global
-                code = self._fn(*grid, *block, slots, int(self.module.fibered), message, ctypes.byref(fault))
+                code = self._fn(*grid, *block, slots, int(self.module.fibered), int(shared_mem), message,
+                                ctypes.byref(fault))
             if code == 1:
                 raise EmulatorError(f"{self.name}: access outside the device arrays ({self._whose(fault.value, guarded)}) "
                                     f"with grid {grid}, block {block}")

@@ -52,6 +52,7 @@ static int emu_barrier_result;
 static void (*emu_body)(void*);
 static void* emu_args;
 static char emu_message[256];
+static char* emu_dynamic_shared;  // extern __shared__ arrays point here (the launch's shared_mem bytes)
 static sigjmp_buf emu_jump;
 static volatile void* emu_fault_addr;
 
@@ -121,7 +122,7 @@ static void emu_set_thread(long t) {
 // Runs body(args) for every thread of the grid. 0: done; 1: an access outside the device arrays
 // (a guard page; message holds the address); 2: another error (message says it).
 static int emu_run(dim3 grid, dim3 block, void (*body)(void*), void* args, int fibered,
-                   char* message, void** fault_addr) {
+                   size_t shared_bytes, char* message, void** fault_addr) {
     const long n = (long)block.x * block.y * block.z;
     const size_t stack_size = 64 * 1024;
     char* stacks = NULL;
@@ -132,6 +133,7 @@ static int emu_run(dim3 grid, dim3 block, void (*body)(void*), void* args, int f
     sigaction(SIGSEGV, &on_fault, &old_segv);
     sigaction(SIGBUS, &on_fault, &old_bus);
     emu_message[0] = 0;
+    emu_dynamic_shared = (char*)aligned_alloc(16, (shared_bytes + 15) / 16 * 16 + 16);
     emu_body = body;
     emu_args = args;
     emu_fibered = fibered;
@@ -177,6 +179,7 @@ static int emu_run(dim3 grid, dim3 block, void (*body)(void*), void* args, int f
     sigaction(SIGSEGV, &old_segv, NULL);
     sigaction(SIGBUS, &old_bus, NULL);
     if (fibered) { free(stacks); free(emu_sp); free(emu_state); free(emu_pred); }
+    free(emu_dynamic_shared);
     strncpy(message, emu_message, 255);
     *fault_addr = (void*)emu_fault_addr;
     return code;

@@ -52,6 +52,15 @@ extern "C" __global__ void read_before(const float* __restrict__ a, float* __res
     if (i < n) out[i] = a[i - 1024];  // 4 KiB before the start for the first thread
 }
 
+extern "C" __global__ void reverse_in_block(const float* __restrict__ a, float* __restrict__ out, int n)
+{
+    extern __shared__ float tile[];  // blockDim.x floats: the launch's shared_mem
+    int t = threadIdx.x, i = blockIdx.x * blockDim.x + t;
+    tile[t] = i < n ? a[i] : 0.0f;
+    __syncthreads();
+    if (i < n) out[i] = tile[blockDim.x - 1 - t];
+}
+
 extern "C" __global__ void scale(const float* __restrict__ a, float* __restrict__ out, float k, long long n, double unused)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -135,6 +144,15 @@ def test_pointers_need_device_arrays_of_their_type(mod):
     strided = dev(np.arange(200, dtype=np.float32))[::2]
     mod.kernel("scale")((1,), (128,), (strided, out, *ok))
     np.testing.assert_array_equal(cp.asnumpy(out), 2 * np.arange(100, dtype=np.float32))
+
+
+def test_dynamic_shared_memory(mod):
+    a = np.arange(512, dtype=np.float32)
+    out = cp.empty((512,), np.float32)
+    mod.kernel("reverse_in_block")((4,), (128,), (dev(a), out, np.int32(512)), shared_mem=128 * 4)
+    np.testing.assert_array_equal(cp.asnumpy(out), a.reshape(4, 128)[:, ::-1].reshape(-1))
+    with pytest.raises(EmulatorError, match="shared_mem"):
+        mod.kernel("reverse_in_block")((4,), (128,), (dev(a), out, np.int32(512)), shared_mem=1 << 20)
 
 
 def test_launch_geometry_cuda_refuses(mod):
