@@ -20,7 +20,7 @@ from .errors import ConfigError, VprocError
 
 app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False,
                   help="vproc: enhance video files and streams through graphs of CUDA/CPU nodes.")
-_state = {"debug": False, "signal": None}
+_state = {"debug": False, "quiet": False, "signal": None}
 # Options of the whole command that may also be written after the subcommand (vproc run -q ...).
 _GLOBAL_FLAGS = ("-q", "--quiet", "--debug")
 # Options of the run commands that users of ffmpeg write first (vproc -y transcode ...).
@@ -88,7 +88,7 @@ def _version(value: bool) -> None:
 def _main(debug: bool = typer.Option(False, "--debug", help="show tracebacks and FFmpeg commands"),
           quiet: bool = typer.Option(False, "--quiet", "-q", help="only errors on stderr"),
           _v: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version and exit")) -> None:
-    _state["debug"] = debug
+    _state["debug"], _state["quiet"] = debug, quiet
     level = logging.DEBUG if debug else logging.ERROR if quiet else logging.WARNING
     logging.basicConfig(level=level, format="vproc: %(levelname)s: %(message)s", stream=sys.stderr)
 
@@ -96,6 +96,8 @@ def _main(debug: bool = typer.Option(False, "--debug", help="show tracebacks and
 def _report(stats, as_json: bool, show_stats: bool = False) -> None:
     if as_json:
         print(json.dumps(stats.to_dict(), indent=2))
+        return
+    if _state["quiet"] and not show_stats:  # -q: errors only, as ffmpeg -loglevel error (the stop line still says what is partial)
         return
     note = " (interrupted)" if stats.interrupted else ""
     typer.echo(f"wrote {stats.output}: {stats.frames_out} frames from {stats.frames_in} in "
