@@ -12,11 +12,12 @@ their results compare with the numba twins as they would on a GPU.
 ``int``/``float`` parameter needs ``numpy.int32``/``numpy.float32``; a pointer needs a device
 array of the pointee's dtype), and the argument count. Each device array is copied for the
 launch (the whole memory span its elements occupy: the kernel sees only the data pointer, and a
-pitched view is read by its pitch) into memory that ends at a ``PROT_NONE`` guard page and
-starts after another, with the bytes between the first guard and the
-data filled with a canary: a read or write past the end or before the start's page faults and
-fails the launch, naming the kernel and the argument; a write into the canary fails it after the
-launch. (A read just before the start, within the canary, is not seen.)
+pitched view is read by its pitch) into memory between two ``PROT_NONE`` guard pages, the bytes
+between the data and the farther guard filled with a canary. A launch runs twice: first with
+every array right after its first guard page (its results dropped), then with every array
+against its second one; so any read or write before the start or past the end touches a guard
+page in one of the two and fails the launch, naming the kernel and the argument, and a write
+into the canary fails it after the launch.
 
 ``extern __shared__`` arrays get the launch's ``shared_mem`` bytes (at most 48 KiB, CUDA's
 default limit), one buffer per launch that its blocks use in turn.
@@ -154,7 +155,7 @@ class _Guarded:
     The memory is the whole span the array's elements occupy, row padding included, as the
     kernel sees it through the data pointer (a pitched view of a plane is read by pitch)."""
 
-    def __init__(self, array: np.ndarray):
+    def __init__(self, array: np.ndarray, at_end: bool = True):
         self.array = array
         data = array.__array_interface__["data"][0]
         low = data + sum(min(0, (n - 1) * st) for n, st in zip(array.shape, array.strides))
@@ -164,8 +165,11 @@ class _Guarded:
         body = -(-max(n, 1) // _PAGE) * _PAGE
         self.map = mmap.mmap(-1, body + 2 * _PAGE)
         base = ctypes.addressof(ctypes.c_char.from_buffer(self.map))
-        self.start = _PAGE + body - n  # the data ends where the second guard page begins
-        self.map[_PAGE:self.start] = bytes([_CANARY]) * (self.start - _PAGE)
+        # at_end: the data ends where the second guard page begins, else starts after the first;
+        # the slack between the data and the other guard page holds the canary
+        self.start = _PAGE + body - n if at_end else _PAGE
+        self.slack = (_PAGE, self.start) if at_end else (_PAGE + n, _PAGE + body)
+        self.map[self.slack[0]:self.slack[1]] = bytes([_CANARY]) * (self.slack[1] - self.slack[0])
         ctypes.memmove(base + self.start, low, n)
         for page in (0, _PAGE + body):
             if _libc.mprotect(base + page, _PAGE, 0) != 0:
@@ -175,7 +179,8 @@ class _Guarded:
         self.pointer = ctypes.c_void_p(base + self.start + (data - low))
 
     def canary_intact(self) -> bool:
-        return self.map[_PAGE:self.start] == bytes([_CANARY]) * (self.start - _PAGE)
+        a, b = self.slack
+        return self.map[a:b] == bytes([_CANARY]) * (b - a)
 
     def copy_back(self) -> None:
         ctypes.memmove(self.low, self.base + self.start, self.n)
@@ -235,12 +240,19 @@ class Kernel:
         args = tuple(args)
         if len(args) != len(self.params):
             raise EmulatorError(f"{self.name} takes {len(self.params)} arguments; the launch gives {len(args)}")
+        values = [self._value(p, arg, f"{self.name} argument {i} ({p.name})") for i, (p, arg) in enumerate(zip(self.params, args))]
+        if any(p.pointer and v.size and _span(v) % _PAGE for p, v in zip(self.params, values)):
+            # Once with every array right after its first guard page (a read before the start
+            # faults), its results dropped; then for real, every array against its second one.
+            self._launch_once(grid, block, values, shared_mem, at_end=False, keep=False)
+        self._launch_once(grid, block, values, shared_mem, at_end=True, keep=True)
+
+    def _launch_once(self, grid, block, values, shared_mem: int, *, at_end: bool, keep: bool) -> None:
         guarded: list[tuple[Param, _Guarded]] = []
         try:
             boxes = []
             by_memory: dict[tuple[int, int], _Guarded] = {}  # one copy per array, however many pointers
-            for i, (p, arg) in enumerate(zip(self.params, args)):
-                value = self._value(p, arg, f"{self.name} argument {i} ({p.name})")
+            for p, value in zip(self.params, values):
                 if p.pointer:
                     key = (value.__array_interface__["data"][0], value.shape, value.strides)
                     g = by_memory.get(key)
@@ -249,7 +261,7 @@ class Kernel:
                             if np.shares_memory(other.array, value):
                                 raise EmulatorError(f"{self.name}: arguments {q.name} and {p.name} overlap without "
                                                     "being the same array (not emulated)")
-                        g = by_memory[key] = _Guarded(value)
+                        g = by_memory[key] = _Guarded(value, at_end)
                     guarded.append((p, g))
                     boxes.append(ctypes.c_void_p(g.pointer.value))  # the slot holds the pointer
                 else:
@@ -267,9 +279,10 @@ class Kernel:
                 raise EmulatorError(f"{self.name}: {message.value.decode()}")
             for p, g in guarded:
                 if not g.canary_intact():
-                    raise EmulatorError(f"{self.name}: wrote before the start of argument {p.name}")
+                    raise EmulatorError(f"{self.name}: wrote {'before the start' if at_end else 'past the end'} "
+                                        f"of argument {p.name}")
             written = {id(g): g for p, g in guarded if not p.const}
-            for g in written.values():
+            for g in written.values() if keep else ():
                 g.copy_back()
         finally:
             for g in {id(g): g for _, g in guarded}.values():
@@ -284,6 +297,11 @@ class Kernel:
                 if hi <= address < hi + _PAGE:
                     return f"past the end of argument {p.name}, {g.array.size} x {g.array.dtype}"
         return f"address {address:#x}" if address else "unknown address"
+
+
+def _span(array: np.ndarray) -> int:
+    """Bytes from an array's lowest element to the end of its highest."""
+    return sum(abs((n - 1) * st) for n, st in zip(array.shape, array.strides)) + array.itemsize
 
 
 def _dims(value, what: str) -> tuple[int, int, int]:

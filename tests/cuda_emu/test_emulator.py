@@ -61,6 +61,12 @@ extern "C" __global__ void reverse_in_block(const float* __restrict__ a, float* 
     if (i < n) out[i] = tile[blockDim.x - 1 - t];
 }
 
+extern "C" __global__ void left_neighbour(const float* __restrict__ a, float* __restrict__ out, int n)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) out[i] = a[i - 1];  // the first thread reads one element before the start
+}
+
 extern "C" __global__ void scale(const float* __restrict__ a, float* __restrict__ out, float k, long long n, double unused)
 {
     long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
@@ -111,6 +117,14 @@ def test_reading_before_the_start_fails_the_launch(mod):
     a = dev(np.ones(1000, np.float32))
     with pytest.raises(EmulatorError, match="before the start of argument a|access outside"):
         mod.kernel("read_before")((4,), (256,), (a, cp.empty((1000,), np.float32), np.int32(1000)))
+
+
+def test_one_element_either_side_is_caught(mod):
+    a, out = dev(np.ones(1000, np.float32)), cp.empty((1000,), np.float32)
+    with pytest.raises(EmulatorError, match="before the start of argument a"):
+        mod.kernel("left_neighbour")((4,), (256,), (a, out, np.int32(1000)))
+    with pytest.raises(EmulatorError, match="past the end of argument a"):
+        mod.kernel("copy_unchecked")((1,), (1001,), (a, cp.empty((1001,), np.float32), np.int32(1000)))
 
 
 def test_a_fault_inside_a_synchronising_kernel_fails_the_launch_too(mod):
