@@ -48,7 +48,7 @@ _HEIGHT = typer.Option(None, "--height", help="resize to this height (-1: keep a
 _INTERP = typer.Option("bicubic", "--interp", help="bicubic | lanczos | area | bilinear | nearest")
 _DENOISE = typer.Option(False, "--denoise", help="temporal denoising, strength estimated from the video")
 _LOWLIGHT = typer.Option(False, "--lowlight", help="brighten dark video (after --denoise when both are given)")
-_LOWLIGHT_METHOD = typer.Option("curve", "--lowlight-method", help="curve | net: the lowlight node's method")
+_LOWLIGHT_METHOD = typer.Option("curve", "--lowlight-method", help="curve | net | linear: the lowlight node's method")
 _SR = typer.Option(None, "--sr", help="temporal super-resolution by 2, 3 or 4 (after --denoise/--lowlight)")
 _SR_METHOD = typer.Option("flow", "--sr-method", help="the vsr node's method: flow (optical flow, no weights) | net (the shipped network)")
 _POSE = typer.Option(False, "--pose", help="find people's body keypoints and draw their skeletons")

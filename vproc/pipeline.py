@@ -83,7 +83,7 @@ def transcode_graph(*, scale: float | None = None, width: int | None = None, hei
     keypoints along), then super-resolution (on the cleaned frames, as its back-projection would
     sharpen noise), then the resize, then the pose overlay (drawn at the output size: crisp lines);
     the enhancement nodes work on the source's pixels, not on more of them.
-    ``lowlight`` is the curve method (``"curve"`` or ``"net"``) or None; ``sr`` the vsr scale,
+    ``lowlight`` is the lowlight node's method (``"curve"``, ``"net"`` or ``"linear"``) or None; ``sr`` the vsr scale,
     ``sr_method`` its method and ``sr_adapt`` its ``adapt`` steps (net only); ``pose`` adds the pose node, and the overlay node unless ``pose_overlay`` is false.
     ``deinterlace``: ``"off"`` (the default, as the ffmpeg CLI), ``"auto"`` (a ``deinterlace``
     node first, which deinterlaces only an interlaced source and passes a progressive one

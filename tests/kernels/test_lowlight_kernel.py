@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from vproc.errors import ConfigError
-from vproc.kernels.lowlight import BINS, apply_curve, intensity_histogram
+from vproc.kernels.lowlight import (BINS, KNEE, TRANSFERS, _eotf_f64, _oetf_f64, apply_curve, apply_linear_gain,
+                                    intensity_histogram, linear_intensity, transfer_code)
 
 H, W = 37, 53  # odd, and not multiples of the 32 x 8 CUDA block
 A_GRID = [1e-3, 0.01, 0.05, 0.1, 0.3, 1.0, 3.0, 10.0, 100.0, 1e4]
@@ -129,7 +130,68 @@ def test_histogram_counts_and_sums(step):
         intensity_histogram(rgb, 0)
 
 
+# -- the linear-light gain ---------------------------------------------------------------------------
+
+CODES = sorted(set(TRANSFERS.values()))
+
+
+@pytest.mark.parametrize("tf", CODES)
+def test_transfer_functions_invert_each_other(tf):
+    v = np.linspace(0, 1, 2001)
+    np.testing.assert_allclose(_oetf_f64(_eotf_f64(v, tf), tf), v, rtol=0, atol=1e-6)
+    assert (np.diff(_eotf_f64(v, tf)) >= 0).all()
+
+
+def test_srgb_and_bt709_are_the_standards():
+    # sRGB (IEC 61966-2-1): 0.5 coded is 0.2140 linear; BT.709: 0.5 linear codes to 0.7055
+    assert _eotf_f64(np.array(0.5), 0) == pytest.approx(0.21404, abs=1e-5)
+    assert _oetf_f64(np.array(0.5), 1) == pytest.approx(0.70551, abs=1e-4)
+    # PQ: 100 cd/m2 (0.01 of 10000) codes to 0.5081; HLG: 1/12 of scene light codes to 0.5
+    assert _oetf_f64(np.array(0.01), 2) == pytest.approx(0.5081, abs=1e-4)
+    assert _oetf_f64(np.array(1 / 12), 3) == pytest.approx(0.5, abs=1e-6)
+
+
+@pytest.mark.parametrize("tf", CODES)
+def test_gain_one_is_the_identity(tf):
+    rgb = rand_rgb(3)
+    np.testing.assert_allclose(apply_linear_gain(rgb, 1.0, tf), rgb, rtol=0, atol=2e-5)
+
+
+def test_gain_is_linear_below_the_knee_and_the_shoulder_never_clips():
+    rgb = rand_rgb(4) * np.float32(0.3)
+    rgb[:, :2, :2] = 1.0  # full scale
+    gain = 6.0
+    out = apply_linear_gain(rgb, gain, 0)
+    lin_in, lin_out = _eotf_f64(rgb.astype(np.float64), 0), _eotf_f64(out.astype(np.float64), 0)
+    below = lin_in.max(0) * gain < KNEE
+    ratio = lin_out[:, below] / np.maximum(lin_in[:, below], 1e-9)
+    assert np.abs(ratio[lin_in[:, below] > 1e-3] - gain).max() < 1e-3  # a pure gain in linear light
+    assert out.max() <= 1.0 and out[:, 0, 0].min() > 0.9999  # full scale lands on 1, nothing beyond
+    m = lin_out.max(0)
+    keep = lin_in.max(0) > 1e-3
+    for c in range(3):  # channel ratios (hue) kept in linear light
+        np.testing.assert_allclose((lin_out[c] / m)[keep], (lin_in[c] / lin_in.max(0))[keep], atol=2e-3)
+    np.testing.assert_allclose(out.max(0), linear_intensity(rgb.max(0), gain, 0), atol=1e-6)  # the search's model
+
+
+def test_transfer_of_a_stream():
+    assert transfer_code(None, "rgb") == TRANSFERS["iec61966-2-1"] and transfer_code(None, "yuv") == TRANSFERS["bt709"]
+    assert transfer_code("smpte2084") == 2 and transfer_code("arib-std-b67") == 3
+    with pytest.raises(ConfigError, match="log100"):
+        transfer_code("log100")
+
+
 # -- CUDA against the twin (see tests/kernels/test_cuda.py for the tolerance) --------------------
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("tf", CODES)
+@pytest.mark.parametrize("gain", [1.0, 2.5, 16.0])
+def test_cuda_linear_gain_equals_the_twin(cp, tf, gain):
+    rgb = rand_rgb(5)
+    got = apply_linear_gain(cp.asarray(rgb), gain, tf)
+    assert type(got).__module__.startswith("cupy")
+    np.testing.assert_allclose(cp.asnumpy(got), apply_linear_gain(rgb, gain, tf), rtol=0, atol=1e-6)
 
 
 @pytest.mark.cuda

@@ -244,13 +244,78 @@ def test_end_to_end_brightens_a_dark_clip(media_dir, tmp_path):
     assert luma_in < 40 and luma_out > luma_in + 40
 
 
+# -- method: linear ---------------------------------------------------------------------------------
+
+def srgb_to_linear(x):
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x):
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+
+def underexposed(rgb: np.ndarray, exposure: float) -> np.ndarray:
+    """``rgb`` (sRGB-coded) with ``exposure`` times the light, as a camera would have seen it."""
+    return linear_to_srgb(srgb_to_linear(rgb.astype(np.float64)) * exposure).astype(np.float32)
+
+
+def make_linear(transfer=None, matrix=None, **params) -> Lowlight:
+    from vproc.frame import ColorInfo
+
+    node = Lowlight(build_params(LowlightParams, {"method": "linear", **params}, "node 'll'"), "cpu", "ll")
+    node.open(StreamInfo(W, H, "rgbpf32", TB, color=ColorInfo(matrix=matrix, transfer=transfer)))
+    return node
+
+
+def test_linear_undoes_an_underexposure_with_one_gain():
+    clean = scene(0.5)
+    node = make_linear(max_gain=16)
+    (out,) = node.process(frame(underexposed(clean, 0.12), 0))
+    g = node.last["gain"]
+    assert 1 < g <= 16 and node.last["mean_out"] == pytest.approx(0.45, abs=0.01)
+    # every pixel got the same gain in linear light: the output is the clean frame exposed g * 0.12
+    np.testing.assert_allclose(np.stack(out.planes), underexposed(clean, 0.12 * g), atol=2e-4)
+
+
+def test_linear_keeps_highlights_below_one_and_black_at_zero():
+    rgb = scene(0.2)
+    rgb[:, -3:, -3:] = 1.0
+    rgb[:, :3, :3] = 0.0
+    node = make_linear(max_gain=16, target=0.6)
+    (out,) = node.process(frame(rgb, 0))
+    planes = np.stack(out.planes)
+    assert planes.max() <= 1.0 and planes[:, -1, -1].min() > 0.9999 and planes[:, 0, 0].max() == 0.0
+
+
+def test_linear_uses_the_streams_transfer():
+    rgb = scene(0.2)
+    srgb, bt709 = make_linear(), make_linear(transfer="bt709")
+    assert srgb.transfer == 0 and bt709.transfer == 1 and make_linear(matrix="bt709").transfer == 1
+    (a,), (b,) = srgb.process(frame(rgb, 0)), bt709.process(frame(rgb, 0))
+    assert np.abs(np.stack(a.planes) - np.stack(b.planes)).max() > 1e-3
+    with pytest.raises(ConfigError, match="log100"):
+        make_linear(transfer="log100")
+
+
+def test_linear_restarts_at_a_scene_cut_and_smooths_within_a_shot():
+    node = make_linear(max_gain=16, smoothing=2.0)
+    dark, darker = underexposed(scene(0.8), 0.1), underexposed(scene(0.8), 0.07)
+    node.process(frame(dark, 0))
+    node.process(frame(darker, 40))  # the same shot a little darker: smoothed, not followed at once
+    assert node.last["cut"] == 0.0 and node.last["gain"] < node.last["wanted"]
+    other = (np.random.default_rng(1).random((3, H, W)) ** 4 * 0.3).astype(np.float32)  # another picture: a cut
+    node.process(frame(other, 80))
+    assert node.last["cut"] == 1.0 and node.last["gain"] == pytest.approx(node.last["wanted"])
+
+
 # -- CUDA: the node on CuPy frames against the CPU node ---------------------------------------------
 
 
 @pytest.mark.cuda
-def test_cuda_node_equals_the_cpu_node(cp):
+@pytest.mark.parametrize("method", ["curve", "linear"])
+def test_cuda_node_equals_the_cpu_node(cp, method):
     scales = [0.6, 0.1, 0.12, 0.08]
-    cpu, gpu = make(max_gain=16), make("cuda", max_gain=16)
+    cpu, gpu = make(max_gain=16, method=method), make("cuda", max_gain=16, method=method)
     for i, s in enumerate(scales):
         rgb = scene(s)
         (c,) = cpu.process(frame(rgb, 40 * i))

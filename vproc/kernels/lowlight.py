@@ -49,6 +49,159 @@ def _curve_twin(src, dst, s):
             bo[x] = min(b[x] * gain, F1)
 
 
+#: Transfer characteristics :func:`apply_linear_gain` linearises with (FFmpeg's names -> the
+#: kernels' codes); BT.601 and BT.2020 use BT.709's function.
+TRANSFERS = {"iec61966-2-1": 0, "bt709": 1, "smpte170m": 1, "bt2020-10": 1, "bt2020-12": 1, "smpte240m": 1,
+             "smpte2084": 2, "arib-std-b67": 3, "linear": 4, "gamma22": 5, "gamma28": 6}
+#: Where the highlight shoulder starts, in linear light (see native/lowlight.cu).
+KNEE = 0.75
+
+_PQ_M1, _PQ_M2 = np.float32(0.1593017578125), np.float32(78.84375)
+_PQ_C1, _PQ_C2, _PQ_C3 = np.float32(0.8359375), np.float32(18.8515625), np.float32(18.6875)
+_HLG_A, _HLG_B, _HLG_C = np.float32(0.17883277), np.float32(0.28466892), np.float32(0.55991073)
+
+
+@njit(cache=True, inline="always")
+def _eotf(v, tf):
+    v = min(max(v, np.float32(0.0)), F1)
+    if tf == 0:
+        return v / np.float32(12.92) if v <= np.float32(0.04045) else \
+            ((v + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4)
+    if tf == 1:
+        return v / np.float32(4.5) if v < np.float32(0.08124286) else \
+            ((v + np.float32(0.09929683)) / np.float32(1.0992968)) ** (F1 / np.float32(0.45))
+    if tf == 2:
+        p = v ** (F1 / _PQ_M2)
+        num = max(p - _PQ_C1, np.float32(0.0))
+        return (num / (_PQ_C2 - _PQ_C3 * p)) ** (F1 / _PQ_M1)
+    if tf == 3:
+        return v * v / np.float32(3.0) if v <= np.float32(0.5) else \
+            (np.exp((v - _HLG_C) / _HLG_A) + _HLG_B) / np.float32(12.0)
+    if tf == 5:
+        return v ** np.float32(2.2)
+    if tf == 6:
+        return v ** np.float32(2.8)
+    return v
+
+
+@njit(cache=True, inline="always")
+def _oetf(lin, tf):
+    lin = min(max(lin, np.float32(0.0)), F1)
+    if tf == 0:
+        return np.float32(12.92) * lin if lin <= np.float32(0.0031308) else \
+            np.float32(1.055) * lin ** (F1 / np.float32(2.4)) - np.float32(0.055)
+    if tf == 1:
+        return np.float32(4.5) * lin if lin < np.float32(0.01805397) else \
+            np.float32(1.0992968) * lin ** np.float32(0.45) - np.float32(0.09929683)
+    if tf == 2:
+        p = lin ** _PQ_M1
+        return ((_PQ_C1 + _PQ_C2 * p) / (F1 + _PQ_C3 * p)) ** _PQ_M2
+    if tf == 3:
+        return np.sqrt(np.float32(3.0) * lin) if lin <= F1 / np.float32(12.0) else \
+            _HLG_A * np.log(np.float32(12.0) * lin - _HLG_B) + _HLG_C
+    if tf == 5:
+        return lin ** (F1 / np.float32(2.2))
+    if tf == 6:
+        return lin ** (F1 / np.float32(2.8))
+    return lin
+
+
+@njit(parallel=True, cache=True)
+def _linear_twin(src, dst, gain, knee, tf):
+    _, h, w = src.shape
+    for y in prange(h):
+        for x in range(w):
+            r, g, b = _eotf(src[0, y, x], tf), _eotf(src[1, y, x], tf), _eotf(src[2, y, x], tf)
+            m = max(r, max(g, b))
+            scale = gain
+            t = m * gain
+            if t > knee and gain > F1:
+                e = t - knee
+                c = (gain - F1) / ((gain - knee) * (F1 - knee))
+                scale = (knee + e / (F1 + c * e)) / m
+            dst[0, y, x] = _oetf(r * scale, tf)
+            dst[1, y, x] = _oetf(g * scale, tf)
+            dst[2, y, x] = _oetf(b * scale, tf)
+
+
+def transfer_code(transfer: str | None, family: str = "yuv") -> int:
+    """The kernels' code for a stream's transfer characteristic (FFmpeg's name). Untagged: sRGB
+    for RGB sources (images, screen captures), BT.709 for YUV video, as players assume."""
+    if transfer is None:
+        return TRANSFERS["iec61966-2-1" if family == "rgb" else "bt709"]
+    if transfer not in TRANSFERS:
+        raise ConfigError(f"lowlight method linear: no linearisation known for transfer '{transfer}' "
+                          f"(known: {', '.join(sorted(TRANSFERS))})")
+    return TRANSFERS[transfer]
+
+
+def apply_linear_gain(rgb, gain: float, transfer: int, knee: float = KNEE, out=None):
+    """Multiply planar float RGB by ``gain`` in linear light, with a highlight shoulder above
+    ``knee`` that brings full scale to 1 exactly (see ``native/lowlight.cu``), and encode it back
+    with the same transfer.
+
+    Args:
+        rgb: ``(3, H, W)`` float array in [0, 1] (converted to float32), numpy or CuPy.
+        gain: >= 0; 1 is the identity up to rounding (the shoulder only takes up what the gain adds).
+        transfer: a code of :data:`TRANSFERS` (:func:`transfer_code`).
+        out: optional C-contiguous float32 ``(3, H, W)`` array on the input's device.
+    """
+    who = "apply_linear_gain"
+    src, xp, was_2d = planar_f32(rgb, who)
+    if was_2d or src.shape[0] != 3:
+        raise ConfigError(f"{who}: expected a (3, H, W) RGB array (got shape {tuple(rgb.shape)})")
+    if not gain >= 0 or not 0 < knee < 1 or transfer not in TRANSFERS.values():
+        raise ConfigError(f"{who}: needs gain >= 0, 0 < knee < 1 and a transfer code (got {gain}, {knee}, {transfer})")
+    _, h, w = src.shape
+    dst = output(out, src.shape, np.float32, xp, who)
+    g, k = np.float32(gain), np.float32(knee)
+    if xp is np:
+        _linear_twin(src, dst, g, k, int(transfer))
+    else:
+        _cuda.kernel("lowlight", "lowlight_linear")(_cuda.grid(w, h), _cuda.BLOCK,
+                                                    (src, dst, g, k, _cuda.i32(transfer), _cuda.i32(h), _cuda.i32(w)))
+    return dst
+
+
+def linear_intensity(v: np.ndarray, gain: float, transfer: int, knee: float = KNEE) -> np.ndarray:
+    """What :func:`apply_linear_gain` makes of intensities ``v`` = max(R, G, B) (float64, for
+    the per-frame search on the histogram: the largest channel maps through this alone)."""
+    v = np.clip(np.asarray(v, np.float64), 0, 1)
+    lin = _eotf_f64(v, transfer) * gain
+    if gain > 1:
+        c = (gain - 1) / ((gain - knee) * (1 - knee))
+        lin = np.where(lin > knee, knee + (lin - knee) / (1 + c * (lin - knee)), lin)
+    return _oetf_f64(lin, transfer)
+
+
+def _eotf_f64(v, tf):
+    if tf == 0:
+        return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    if tf == 1:
+        return np.where(v < 0.08124286, v / 4.5, ((v + 0.09929683) / 1.0992968) ** (1 / 0.45))
+    if tf == 2:
+        p = v ** (1 / 78.84375)
+        return (np.maximum(p - 0.8359375, 0) / (18.8515625 - 18.6875 * p)) ** (1 / 0.1593017578125)
+    if tf == 3:
+        return np.where(v <= 0.5, v * v / 3, (np.exp((v - 0.55991073) / 0.17883277) + 0.28466892) / 12)
+    return {4: v, 5: v ** 2.2, 6: v ** 2.8}[tf]
+
+
+def _oetf_f64(lin, tf):
+    lin = np.clip(lin, 0, 1)
+    if tf == 0:
+        return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+    if tf == 1:
+        return np.where(lin < 0.01805397, 4.5 * lin, 1.0992968 * lin ** 0.45 - 0.09929683)
+    if tf == 2:
+        p = lin ** 0.1593017578125
+        return ((0.8359375 + 18.8515625 * p) / (1 + 18.6875 * p)) ** 78.84375
+    if tf == 3:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(lin <= 1 / 12, np.sqrt(3 * lin), 0.17883277 * np.log(np.maximum(12 * lin - 0.28466892, 1e-12)) + 0.55991073)
+    return {4: lin, 5: lin ** (1 / 2.2), 6: lin ** (1 / 2.8)}[tf]
+
+
 def strength_of(a: float) -> np.float32:
     """``s = 1 / a`` as the kernels take it (float32; ``a = inf`` gives exactly 0)."""
     a = float(a)
@@ -111,4 +264,5 @@ def intensity_histogram(rgb, step: int = 4):
     return counts.astype(xp.int64), sums
 
 
-__all__ = ["BINS", "apply_curve", "intensity_histogram", "strength_of"]
+__all__ = ["BINS", "KNEE", "TRANSFERS", "apply_curve", "apply_linear_gain", "intensity_histogram", "linear_intensity",
+           "strength_of", "transfer_code"]

@@ -1,7 +1,8 @@
 """``lowlight``: exposure and contrast recovery by a per-frame curve, smoothed over time.
 
-Two methods (``method``): ``curve`` (the default), a parametric curve solved per frame for a
-target exposure; ``net``, curves estimated per pixel region by a small trained network. Both
+Three methods (``method``): ``curve`` (the default), a parametric curve solved per frame for a
+target exposure; ``net``, curves estimated per pixel region by a small trained network;
+``linear``, one gain per frame in linear light, which is what an underexposure took away. All
 work on ``rgbpf32`` (in a graph any other input is converted to it by format negotiation,
 :mod:`vproc.runtime`), on ``cpu`` or ``cuda``,
 keep hue (every channel of a pixel scaled alike), never clip, and hold no frames (latency 0).
@@ -38,6 +39,27 @@ Per frame, the curve's parameter is chosen to reach an exposure, then smoothed o
 
 On ``cuda`` the 2 KiB histogram is downloaded each frame, which waits for that frame's upload
 and histogram (one stream synchronisation per frame).
+
+``method: linear``
+------------------
+
+Underexposure is a gain in linear light (less light reached the sensor); a curve on the coded
+values cannot undo it, whatever its parameter. Per pixel (:func:`vproc.kernels.lowlight.apply_linear_gain`,
+numba twin and ``native/lowlight.cu``): each channel is linearised with the stream's transfer
+function (its colour tag: sRGB, BT.709/601/2020, PQ, HLG, linear, gamma 2.2/2.8; untagged, BT.709
+for frames converted from YUV video and sRGB otherwise), multiplied by the frame's gain, and
+encoded back; above a knee (0.75 of full scale in linear light) a shoulder takes up what the gain
+adds, so a full-scale input lands on 1 exactly and nothing clips, and channel ratios in linear
+light (hue) are kept. Gain 1 is the identity.
+
+Per frame the gain is found, smoothed and bounded as the curve's parameter (steps 1-3 above, on
+the same histogram, with ``1 + s`` the gain and the output intensity of a bin the per-pixel
+function applied to it): the mean output intensity aims at ``target``, the gain stays within
+``1..max_gain``, its log follows the time-constant average, the mean moves at most ``max_step``
+a frame. And scene cuts restart it: a frame whose tonal shape (the distribution of its log
+linear intensity about its mean, which an exposure change leaves alone) has more than half its
+samples in other bins than the previous frame's (:data:`CUT`) gets its own gain at once,
+neither smoothed nor bounded against the shot before.
 
 ``method: net``
 ---------------
@@ -100,12 +122,13 @@ _BISECTIONS = 40  # on u = log(1 + s) in [0, log(max_gain)]: steps of at most 3.
 
 @dataclass(frozen=True)
 class LowlightParams:
-    method: Literal["curve", "net"] = field(default="curve", metadata={
-        "help": "curve: the reciprocal curve solved per frame for target; net: the trained curve network (vproc/weights)"})
+    method: Literal["curve", "net", "linear"] = field(default="curve", metadata={
+        "help": "curve: the reciprocal curve solved per frame for target; net: the trained curve network (vproc/weights); "
+                "linear: one gain per frame in linear light (the stream's transfer), with a highlight shoulder"})
     target: float = field(default=0.45, metadata={
-        "help": "curve: mean output intensity (max of R, G, B) aimed for, 0.05..0.95; brighter frames are left as they are"})
+        "help": "curve, linear: mean output intensity (max of R, G, B) aimed for, 0.05..0.95; brighter frames are left as they are"})
     max_gain: float = field(default=8.0, metadata={
-        "help": "curve: cap on the gain of the darkest tones (the curve's slope at 0), 1..64; bounds noise amplification"})
+        "help": "curve: cap on the gain of the darkest tones (the curve's slope at 0); linear: cap on the gain; 1..64"})
     smoothing: float = field(default=0.5, metadata={
         "help": "time constant in seconds of the smoothing of the curve over time, 0..30 (0: none)"})
     max_step: float = field(default=0.01, metadata={
@@ -154,6 +177,34 @@ class Histogram:
         return math.expm1(0.5 * (ul + uh))
 
 
+class LinearHistogram(Histogram):
+    """The same histogram for ``method: linear``: ``mean(s)`` is the mean output intensity
+    under the gain ``1 + s`` in linear light (the largest channel maps through
+    :func:`vproc.kernels.lowlight.linear_intensity` alone), increasing in ``s``."""
+
+    def __init__(self, counts, sums, transfer: int):
+        super().__init__(counts, sums)
+        from ..kernels.lowlight import _eotf_f64, linear_intensity
+
+        self._out, self.transfer = linear_intensity, transfer
+        # The picture's tonal shape, blind to exposure: the distribution of log linear intensity
+        # about its mean (an exposure change shifts log intensity, it does not reshape it).
+        logs = np.log(_eotf_f64(self.values, transfer) + 1e-4)
+        centred = logs - float(self.weights @ logs)
+        self.shape = np.histogram(centred, bins=SHAPE_BINS, range=(-6.0, 6.0), weights=self.weights)[0]
+
+    def mean(self, s: float) -> float:
+        return float(self.weights @ self._out(self.values, 1.0 + s, self.transfer))
+
+
+#: method linear: a frame whose tonal shape (:attr:`LinearHistogram.shape`, in SHAPE_BINS bins
+#: of log intensity about its mean) differs from the previous frame's by more than this, as
+#: the share of samples that moved bins, starts a new scene: its gain is estimated afresh,
+#: neither smoothed nor bounded against the shot before. A change of exposure alone is no cut.
+CUT = 0.5
+SHAPE_BINS = 24
+
+
 @register("lowlight")
 class Lowlight(Node):
     """Brighten dark video: a curve on max(R, G, B) per frame (solved for a target, or a trained net), smoothed over time."""
@@ -179,6 +230,10 @@ class Lowlight(Node):
 
             self.kernels = lowlight
         self.s_max = self.params.max_gain - 1.0
+        if self.params.method == "linear":
+            # untagged: BT.709 for frames converted from YUV video (a matrix is named), sRGB otherwise
+            family = "yuv" if info.color.matrix not in (None, "gbr") else "rgb"
+            self.transfer = self.kernels.transfer_code(info.color.transfer, family)
         self.reset()
         return info
 
@@ -191,8 +246,10 @@ class Lowlight(Node):
             self.net.reset()
         self._u = TimeEMA(self.params.smoothing)  # smoothed log gain
         self._mean: float | None = None  # mean output intensity of the previous frame
+        self._shares: np.ndarray | None = None  # the previous frame's tonal shape (method linear)
         #: The last frame's numbers: ``gain`` (1 + s), ``a`` (1 / s, inf for the identity),
-        #: ``wanted`` (the gain estimated for that frame alone), ``mean_in``, ``mean_out``.
+        #: ``wanted`` (the gain estimated for that frame alone), ``mean_in``, ``mean_out``, and
+        #: for ``linear`` ``cut`` (1.0 when the frame started a new scene).
         self.last: dict[str, float] = {}
 
     def process(self, frame: Frame) -> list[Frame]:
@@ -206,10 +263,23 @@ class Lowlight(Node):
         counts, sums = self.kernels.intensity_histogram(rgb, STEP)
         if frame.device != "cpu":
             counts, sums = counts.get(), sums.get()
-        s = self._choose(Histogram(counts, sums), frame.time)
+        linear = self.params.method == "linear"
+        hist = LinearHistogram(counts, sums, self.transfer) if linear else Histogram(counts, sums)
+        cut = False
+        if linear:
+            cut = self._shares is not None and 0.5 * float(np.abs(hist.shape - self._shares).sum()) > CUT
+            self._shares = hist.shape
+            if cut:
+                self._u.reset()
+                self._mean = None
+        s = self._choose(hist, frame.time)
+        if linear:
+            self.last["cut"] = float(cut)
         if s == 0.0:
             return [frame]  # the identity, exactly: no pass over the pixels
         out = devices.empty(rgb.shape, np.float32, frame.device)
+        if linear:
+            return [frame.with_data(self.kernels.apply_linear_gain(rgb, 1.0 + s, self.transfer, out=out))]
         return [frame.with_data(self.kernels.apply_curve(rgb, 1.0 / s, out=out))]
 
     def _choose(self, hist: Histogram, time) -> float:
