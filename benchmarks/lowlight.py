@@ -33,7 +33,9 @@ Methods (each gets the 8-bit dark RGB frames and returns 8-bit RGB):
   alone, with one gain per frame in linear light (``method: linear``, the graph's other
   parameters; untagged frames are linearised as sRGB, the protocol's own transfer).
 - ``linear gain (oracle, no denoise)``: the true inverse of step 2, told the exposure (linear
-  light divided by it, clipped at 1), no denoising: what exposure alone gives back.
+  light divided by it, clipped at 1), no denoising: what exposure alone gives back; and the same
+  followed by FFmpeg's ``hqdn3d`` and ``nlmeans`` at their default strengths (on yuv444p),
+  the peer denoisers after the oracle gain.
 - ``histeq (Y)``: ``cv2.equalizeHist`` on the Y of YCrCb, per frame.
 - ``CLAHE (Y)``: ``cv2.createCLAHE(clipLimit=2, tileGridSize=(8, 8))`` on the Y of YCrCb, per frame.
 - ``gamma (oracle)``: ``255 (x / 255) ** (1 / g)`` per channel with one fixed ``g`` for the whole set,
@@ -292,7 +294,23 @@ def fit_eq_gamma(dark_all, clean_all) -> float:
 def run_ffmpeg(g: float):
     vf = (f"scale=out_range=pc,format=yuv444p,eq=gamma={g:.4f},{HQDN3D},"
           "scale=in_range=pc,format=rgb24")
+    return ffmpeg_filter(vf), vf
 
+
+def oracle_gain_then(vf: str, exposure: float):
+    """The oracle linear gain, then an FFmpeg filter (a peer denoiser at its defaults) on its
+    output; timed: both."""
+    gain, denoise = oracle_linear_gain(exposure), ffmpeg_filter(vf)
+
+    def run(frames):
+        bright, t1 = gain(frames)
+        out, t2 = denoise(bright)
+        return out, t1 + t2
+    return run
+
+
+def ffmpeg_filter(vf: str):
+    """The bundled ffmpeg with ``-vf vf`` on raw rgb24 frames of one sequence, piped in and out."""
     def run(frames):
         h, w = frames[0].shape[:2]
         cmd = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
@@ -305,7 +323,7 @@ def run_ffmpeg(g: float):
         if len(got) != len(frames):
             raise RuntimeError(f"ffmpeg returned {len(got)} frames for {len(frames)}")
         return list(got), spent
-    return run, vf
+    return run
 
 
 # ---------------------------------------------------------------------------------------------
@@ -439,6 +457,8 @@ def main() -> None:
         "vproc lowlight.yaml, method linear": run_chain("graph", linear),
         "vproc linear only": node_only(linear),
         f"linear gain x{1 / args.exposure:.3g} (oracle, no denoise)": oracle_linear_gain(args.exposure),
+        "linear gain (oracle) + ffmpeg hqdn3d": oracle_gain_then("format=yuv444p,hqdn3d,format=rgb24", args.exposure),
+        "linear gain (oracle) + ffmpeg nlmeans": oracle_gain_then("format=yuv444p,nlmeans,format=rgb24", args.exposure),
         "histeq (Y)": on_luma(cv2.equalizeHist),
         "CLAHE (Y)": on_luma(clahe_luma),
         f"gamma {g:.2f} (oracle)": run_gamma(g),
@@ -446,7 +466,8 @@ def main() -> None:
     }
     ours = [k for k in methods if k.startswith("vproc")]
     oracle = next(k for k in methods if k.endswith("(oracle, no denoise)"))
-    per_frame = [k for k in methods if k not in ours and k != oracle]  # (the oracle is told the answer)
+    told = [k for k in methods if "linear gain" in k]  # the oracle rows are told the exposure
+    per_frame = [k for k in methods if k not in ours and k not in told]
     results = {"dark input (none)": evaluate(lambda fs: (list(fs), 0.0), data)}
     for name, fn in methods.items():
         results[name] = evaluate(fn, data)

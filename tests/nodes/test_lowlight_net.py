@@ -130,7 +130,7 @@ def test_method_is_validated():
 
 def test_listed_by_vproc_nodes():
     text = media.run_vproc("nodes").stdout.split("lowlight:")[1]
-    assert "method: 'curve' | 'net' = 'curve'" in text and "weights: str | null = None" in text
+    assert "method: 'curve' | 'net' | 'linear' = 'curve'" in text and "weights: str | null = None" in text
 
 
 def test_graph_keeps_frame_count_and_times(media_dir, tmp_path):

@@ -207,7 +207,7 @@ SHAPE_BINS = 24
 
 @register("lowlight")
 class Lowlight(Node):
-    """Brighten dark video: a curve on max(R, G, B) per frame (solved for a target, or a trained net), smoothed over time."""
+    """Brighten dark video: a curve on max(R, G, B) per frame (solved for a target, or a trained net) or a gain in linear light, smoothed over time."""
 
     Params = LowlightParams
     devices = ("cpu", "cuda")
