@@ -88,14 +88,13 @@ def _on_device(fn):
 
     def device_fn(*args, **kwargs):
         args = [np.asarray(a) if isinstance(a, fake_cupy.ndarray) else a for a in args]
-        return fake_cupy._device(fn(*args, **kwargs))
+        return fake_cupy.device_arrays(fn(*args, **kwargs))
 
     return device_fn
 
 
 def register_marker(config) -> None:
-    """Declare the ``cuda`` marker (once, however many conftests ask: each may load alone), and
-    put the emulator in place when asked to (``VPROC_CUDA_EMULATE=1``)."""
+    """Declare the ``cuda`` marker (once, however many conftests ask: each may load alone)."""
     if MARKER not in config.getini("markers"):
         config.addinivalue_line("markers", MARKER)
 

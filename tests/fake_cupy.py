@@ -33,7 +33,7 @@ class ndarray(np.ndarray):
         result = getattr(ufunc, method)(*args, **kwargs)
         if given is not None:  # the arrays given, as numpy returns them
             return given if len(given) > 1 else given[0]
-        return _device(result)
+        return device_arrays(result)
 
     @property
     def device(self):
@@ -52,14 +52,14 @@ class ndarray(np.ndarray):
 ndarray.__module__ = "cupy_fake"
 
 
-def _device(value):
+def device_arrays(value):
     """Arrays in a result made device arrays (numpy's functions return host ones)."""
     if type(value) is np.ndarray:
         return value.view(ndarray)
     if isinstance(value, tuple):
-        return tuple(_device(v) for v in value)
+        return tuple(device_arrays(v) for v in value)
     if isinstance(value, list):
-        return [_device(v) for v in value]
+        return [device_arrays(v) for v in value]
     return value
 
 
@@ -91,7 +91,7 @@ def __getattr__(name):  # cupy.<name>: numpy's, with device arrays in and out
         return fn
 
     def device_fn(*args, **kwargs):
-        return _device(fn(*args, **kwargs))
+        return device_arrays(fn(*args, **kwargs))
 
     device_fn.__name__ = name
     return device_fn

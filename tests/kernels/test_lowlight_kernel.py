@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vproc.errors import ConfigError
-from vproc.kernels.lowlight import (BINS, KNEE, TRANSFERS, _eotf_f64, _oetf_f64, apply_curve, apply_linear_gain,
+from vproc.kernels.lowlight import (BINS, KNEE, TRANSFERS, to_linear, from_linear, apply_curve, apply_linear_gain,
                                     intensity_histogram, linear_intensity, transfer_code)
 
 H, W = 37, 53  # odd, and not multiples of the 32 x 8 CUDA block
@@ -138,17 +138,17 @@ CODES = sorted(set(TRANSFERS.values()))
 @pytest.mark.parametrize("tf", CODES)
 def test_transfer_functions_invert_each_other(tf):
     v = np.linspace(0, 1, 2001)
-    np.testing.assert_allclose(_oetf_f64(_eotf_f64(v, tf), tf), v, rtol=0, atol=1e-6)
-    assert (np.diff(_eotf_f64(v, tf)) >= 0).all()
+    np.testing.assert_allclose(from_linear(to_linear(v, tf), tf), v, rtol=0, atol=1e-6)
+    assert (np.diff(to_linear(v, tf)) >= 0).all()
 
 
 def test_srgb_and_bt709_are_the_standards():
     # sRGB (IEC 61966-2-1): 0.5 coded is 0.2140 linear; BT.709: 0.5 linear codes to 0.7055
-    assert _eotf_f64(np.array(0.5), 0) == pytest.approx(0.21404, abs=1e-5)
-    assert _oetf_f64(np.array(0.5), 1) == pytest.approx(0.70551, abs=1e-4)
+    assert to_linear(np.array(0.5), 0) == pytest.approx(0.21404, abs=1e-5)
+    assert from_linear(np.array(0.5), 1) == pytest.approx(0.70551, abs=1e-4)
     # PQ: 100 cd/m2 (0.01 of 10000) codes to 0.5081; HLG: 1/12 of scene light codes to 0.5
-    assert _oetf_f64(np.array(0.01), 2) == pytest.approx(0.5081, abs=1e-4)
-    assert _oetf_f64(np.array(1 / 12), 3) == pytest.approx(0.5, abs=1e-6)
+    assert from_linear(np.array(0.01), 2) == pytest.approx(0.5081, abs=1e-4)
+    assert from_linear(np.array(1 / 12), 3) == pytest.approx(0.5, abs=1e-6)
 
 
 @pytest.mark.parametrize("tf", CODES)
@@ -162,7 +162,7 @@ def test_gain_is_linear_below_the_knee_and_the_shoulder_never_clips():
     rgb[:, :2, :2] = 1.0  # full scale
     gain = 6.0
     out = apply_linear_gain(rgb, gain, 0)
-    lin_in, lin_out = _eotf_f64(rgb.astype(np.float64), 0), _eotf_f64(out.astype(np.float64), 0)
+    lin_in, lin_out = to_linear(rgb.astype(np.float64), 0), to_linear(out.astype(np.float64), 0)
     below = lin_in.max(0) * gain < KNEE
     ratio = lin_out[:, below] / np.maximum(lin_in[:, below], 1e-9)
     assert np.abs(ratio[lin_in[:, below] > 1e-3] - gain).max() < 1e-3  # a pure gain in linear light

@@ -15,6 +15,12 @@ applying ``f(., a1)`` then ``f(., a2)`` is exactly one ``f(., a)`` with
 ``1 + 1/a = (1 + 1/a1)(1 + 1/a2)``, so iterating the curve (as Zero-DCE does with its quadratic
 curve) would add nothing but passes over the frame.
 
+:func:`apply_linear_gain` is the ``linear`` method's op: the pixel linearised with the stream's
+transfer function (:data:`TRANSFERS`), multiplied by one gain, a highlight shoulder above
+:data:`KNEE` that takes up only what the gain adds (full scale lands on 1, gain 1 is the
+identity), channel ratios kept in linear light, and encoded back; :func:`linear_intensity` is
+the same in float64 on intensities, for the search on the histogram.
+
 :func:`intensity_histogram` gives what the per-frame parameter search needs: a 256-bin histogram of
 ``I`` over a subsample of the pixels, with the sum of ``I`` in each bin.
 """
@@ -167,14 +173,16 @@ def linear_intensity(v: np.ndarray, gain: float, transfer: int, knee: float = KN
     """What :func:`apply_linear_gain` makes of intensities ``v`` = max(R, G, B) (float64, for
     the per-frame search on the histogram: the largest channel maps through this alone)."""
     v = np.clip(np.asarray(v, np.float64), 0, 1)
-    lin = _eotf_f64(v, transfer) * gain
+    lin = to_linear(v, transfer) * gain
     if gain > 1:
         c = (gain - 1) / ((gain - knee) * (1 - knee))
         lin = np.where(lin > knee, knee + (lin - knee) / (1 + c * (lin - knee)), lin)
-    return _oetf_f64(lin, transfer)
+    return from_linear(lin, transfer)
 
 
-def _eotf_f64(v, tf):
+def to_linear(v, tf):
+    """Coded values ``v`` (float64 numpy) to linear light with transfer code ``tf`` (the kernels'
+    functions in double precision, for the per-frame search)."""
     if tf == 0:
         return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
     if tf == 1:
@@ -187,7 +195,8 @@ def _eotf_f64(v, tf):
     return {4: v, 5: v ** 2.2, 6: v ** 2.8}[tf]
 
 
-def _oetf_f64(lin, tf):
+def from_linear(lin, tf):
+    """Linear light back to coded values: the inverse of :func:`to_linear`."""
     lin = np.clip(lin, 0, 1)
     if tf == 0:
         return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
@@ -264,5 +273,5 @@ def intensity_histogram(rgb, step: int = 4):
     return counts.astype(xp.int64), sums
 
 
-__all__ = ["BINS", "KNEE", "TRANSFERS", "apply_curve", "apply_linear_gain", "intensity_histogram", "linear_intensity",
-           "strength_of", "transfer_code"]
+__all__ = ["BINS", "KNEE", "TRANSFERS", "apply_curve", "apply_linear_gain", "from_linear", "intensity_histogram",
+           "linear_intensity", "strength_of", "to_linear", "transfer_code"]

@@ -184,12 +184,12 @@ class LinearHistogram(Histogram):
 
     def __init__(self, counts, sums, transfer: int):
         super().__init__(counts, sums)
-        from ..kernels.lowlight import _eotf_f64, linear_intensity
+        from ..kernels.lowlight import linear_intensity, to_linear
 
         self._out, self.transfer = linear_intensity, transfer
         # The picture's tonal shape, blind to exposure: the distribution of log linear intensity
         # about its mean (an exposure change shifts log intensity, it does not reshape it).
-        logs = np.log(_eotf_f64(self.values, transfer) + 1e-4)
+        logs = np.log(to_linear(self.values, transfer) + 1e-4)
         centred = logs - float(self.weights @ logs)
         self.shape = np.histogram(centred, bins=SHAPE_BINS, range=(-6.0, 6.0), weights=self.weights)[0]
 
