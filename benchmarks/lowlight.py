@@ -59,7 +59,10 @@ CPU. Ratios are vs vproc: PSNR/SSIM as differences, fps and
 flicker as ratios.
 
 Contact sheet: ``--sheet`` (default ``out/lowlight_sheet.png``, git-ignored) with rows
-input | vproc (the graph's nodes) | CLAHE for a few real low-light photos (LOL, LIME, DICM), at a fixed height.
+input | vproc (the graph's nodes) | vproc with method linear | CLAHE for a few real low-light
+photos (LOL, LIME, DICM), at a fixed height, and per photo and method its mean code value, the
+share of pixels clipped (a channel at 254 or more) and its colour cast (the CIELAB distance of
+its mean colour from grey).
 """
 
 from __future__ import annotations
@@ -396,9 +399,21 @@ def labelled(img: np.ndarray, text: str) -> np.ndarray:
     return img
 
 
-def write_sheet(path: Path, count: int) -> int:
-    rows = []
+def photo_measures(rgb: np.ndarray) -> tuple[float, float, float]:
+    """``(mean, clipped %, cast)`` of an 8-bit RGB picture: its mean code value, the share of
+    pixels with a channel at 254 or more, and its colour cast, the distance of its mean colour
+    from grey in CIELAB (sqrt(mean a*^2 + mean b*^2), OpenCV's 8-bit Lab scaled back to units)."""
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float64)
+    a, b = lab[..., 1].mean() - 128.0, lab[..., 2].mean() - 128.0
+    return float(rgb.mean()), float((rgb.max(-1) >= 254).mean() * 100), float(np.hypot(a, b))
+
+
+def write_sheet(path: Path, count: int) -> tuple[int, list[tuple]]:
+    """The contact sheet (input | vproc curve graph | vproc linear graph | CLAHE per photo) and
+    :func:`photo_measures` of each picture of it."""
+    rows, measures = [], []
     clahe = on_luma(clahe_luma)
+    linear = dataclasses.replace(graph_params("lowlight"), method="linear")
     for f in sheet_images(count):
         bgr = cv2.imread(str(f), cv2.IMREAD_COLOR)
         if bgr is None:
@@ -408,14 +423,17 @@ def write_sheet(path: Path, count: int) -> int:
         rgb = cv2.cvtColor(cv2.resize(bgr, (width, SHEET_HEIGHT), interpolation=cv2.INTER_AREA),
                            cv2.COLOR_BGR2RGB)
         (v,), _ = run_chain("graph")([rgb])  # one photo: denoise's spatial pass only
+        (lin,), _ = run_chain("graph", linear)([rgb])
         (c,), _ = clahe([rgb])
         name = f"{f.parent.name.split('_')[0]}/{f.name}"
-        rows.append(np.hstack([labelled(rgb, f"input {name}"), labelled(v, "vproc"), labelled(c, "CLAHE")]))
+        measures.append((name, *(photo_measures(x) for x in (rgb, v, lin, c))))
+        rows.append(np.hstack([labelled(rgb, f"input {name}"), labelled(v, "vproc"), labelled(lin, "vproc linear"),
+                               labelled(c, "CLAHE")]))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0))) for r in rows]
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
-    return len(rows)
+    return len(rows), measures
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,8 +534,13 @@ def main() -> None:
     print(f"- 720p parametric path >= 30 fps (node.process on 1280x720 rgbpf32, median of 60): "
           f"{'met' if fps720 >= 30 else 'NOT met'} ({fps720:.1f} fps)")
 
-    n = write_sheet(args.sheet, args.sheet_images)
-    print(f"\ncontact sheet: {args.sheet} ({n} rows: input | vproc | CLAHE, {SHEET_HEIGHT} px high)")
+    n, measures = write_sheet(args.sheet, args.sheet_images)
+    print(f"\ncontact sheet: {args.sheet} ({n} rows: input | vproc | vproc linear | CLAHE, {SHEET_HEIGHT} px high)")
+    print("\nreal low-light photos (mean code value / % of pixels clipped at 254+ / colour cast, CIELAB distance of the mean from grey):")
+    print("| photo | input | vproc lowlight.yaml | vproc, method linear | CLAHE |")
+    print("|---|---|---|---|---|")
+    for name, *cols in measures:
+        print(f"| {name} | " + " | ".join(f"{m:.0f} / {c:.2f}% / {k:.1f}" for m, c, k in cols) + " |")
     print(f"run time {time.perf_counter() - t_start:.0f} s")
 
 
