@@ -49,8 +49,9 @@ numba twin and ``native/lowlight.cu``): each channel is linearised with the stre
 function (its colour tag: sRGB, BT.709/601/2020, PQ, HLG, linear, gamma 2.2/2.8; untagged, BT.709
 for frames converted from YUV video and sRGB otherwise), multiplied by the frame's gain, and
 encoded back; above a knee (0.75 of full scale in linear light) a shoulder takes up what the gain
-adds, so a full-scale input lands on 1 exactly and nothing clips, and channel ratios in linear
-light (hue) are kept. Gain 1 is the identity.
+adds, so a full-scale input lands on 1 exactly and nothing clips hard (a large gain still crowds
+bright lights into the top codes), and channel ratios in linear light (hue) are kept. Gain 1 is
+the identity.
 
 Per frame the gain is found, smoothed and bounded as the curve's parameter (steps 1-3 above, on
 the same histogram, with ``1 + s`` the gain and the output intensity of a bin the per-pixel
@@ -246,7 +247,7 @@ class Lowlight(Node):
             self.net.reset()
         self._u = TimeEMA(self.params.smoothing)  # smoothed log gain
         self._mean: float | None = None  # mean output intensity of the previous frame
-        self._shares: np.ndarray | None = None  # the previous frame's tonal shape (method linear)
+        self._shape: np.ndarray | None = None  # the previous frame's tonal shape (method linear)
         #: The last frame's numbers: ``gain`` (1 + s), ``a`` (1 / s, inf for the identity),
         #: ``wanted`` (the gain estimated for that frame alone), ``mean_in``, ``mean_out``, and
         #: for ``linear`` ``cut`` (1.0 when the frame started a new scene).
@@ -267,8 +268,8 @@ class Lowlight(Node):
         hist = LinearHistogram(counts, sums, self.transfer) if linear else Histogram(counts, sums)
         cut = False
         if linear:
-            cut = self._shares is not None and 0.5 * float(np.abs(hist.shape - self._shares).sum()) > CUT
-            self._shares = hist.shape
+            cut = self._shape is not None and 0.5 * float(np.abs(hist.shape - self._shape).sum()) > CUT
+            self._shape = hist.shape
             if cut:
                 self._u.reset()
                 self._mean = None
