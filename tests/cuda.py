@@ -50,7 +50,7 @@ def install_emulator() -> dict:
     for name in dir(scipy.ndimage):
         fn = getattr(scipy.ndimage, name)
         if callable(fn) and not name.startswith("_"):
-            setattr(ndimage, name, _on_device(fn))
+            setattr(ndimage, name, fake_cupy.on_device(fn))
     cupyx = types.ModuleType("cupyx")
     cupyx.scipy = types.ModuleType("cupyx.scipy")
     cupyx.scipy.ndimage = ndimage
@@ -79,18 +79,6 @@ def _forget_devices() -> None:
     cuda_status.cache_clear()
     device._device_pool.cache_clear()
     device._local = threading.local()
-
-
-def _on_device(fn):
-    import numpy as np
-
-    from . import fake_cupy
-
-    def device_fn(*args, **kwargs):
-        args = [np.asarray(a) if isinstance(a, fake_cupy.ndarray) else a for a in args]
-        return fake_cupy.device_arrays(fn(*args, **kwargs))
-
-    return device_fn
 
 
 def register_marker(config) -> None:

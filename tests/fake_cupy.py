@@ -79,22 +79,24 @@ def asarray(a, dtype=None):
 
 
 def asnumpy(a, stream=None, out=None):
-    host = np.array(np.asarray(a), copy=True) if out is None else out
-    if out is not None:
-        np.copyto(out, np.asarray(a))
-    return host
+    if out is None:
+        return np.array(np.asarray(a), copy=True)
+    np.copyto(out, np.asarray(a))
+    return out
+
+
+def on_device(fn):
+    """A host function (numpy's, scipy's) as a device one: its array results are device arrays."""
+    def device_fn(*args, **kwargs):
+        return device_arrays(fn(*args, **kwargs))
+
+    device_fn.__name__ = getattr(fn, "__name__", "device_fn")
+    return device_fn
 
 
 def __getattr__(name):  # cupy.<name>: numpy's, with device arrays in and out
     fn = getattr(np, name)
-    if not callable(fn) or isinstance(fn, type):
-        return fn
-
-    def device_fn(*args, **kwargs):
-        return device_arrays(fn(*args, **kwargs))
-
-    device_fn.__name__ = name
-    return device_fn
+    return fn if not callable(fn) or isinstance(fn, type) else on_device(fn)
 
 
 class RawModule:

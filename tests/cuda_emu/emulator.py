@@ -92,8 +92,9 @@ def parse_params(text: str) -> list[Param]:
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(root) / "vproc" / "cuda-emu"
+    from vproc.io.ffmpeg import cache_dir
+
+    return Path(cache_dir()) / "cuda-emu"
 
 
 def _launchers(kernels: dict[str, list[Param]]) -> str:

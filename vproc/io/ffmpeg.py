@@ -40,18 +40,9 @@ def ffmpeg_binary() -> str:
     except ImportError:
         raise MediaError("no FFmpeg found: install imageio-ffmpeg, put ffmpeg on PATH or set VPROC_FFMPEG") from None
     # imageio-ffmpeg runs its binary once to check it; its answer is kept like the binary's own
-    key = f"{imageio_ffmpeg.__version__} {os.path.dirname(imageio_ffmpeg.__file__)} {os.environ.get('IMAGEIO_FFMPEG_EXE', '')}"
-    where = os.path.join(cache_dir(), "imageio-ffmpeg.json")
-    try:
-        with open(where, encoding="utf-8") as f:
-            path = json.load(f).get(key)
-        if path and os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    except (OSError, ValueError, AttributeError):
-        pass
-    path = imageio_ffmpeg.get_ffmpeg_exe()
-    _write_answers(where, {key: path})
-    return path
+    key = f"imageio-ffmpeg {imageio_ffmpeg.__version__} {os.path.dirname(imageio_ffmpeg.__file__)}"
+    return _remembered(key, os.environ.get("IMAGEIO_FFMPEG_EXE", ""), imageio_ffmpeg.get_ffmpeg_exe,
+                       valid=lambda path: os.path.isfile(path) and os.access(path, os.X_OK))
 
 
 def cache_dir() -> str:
@@ -68,29 +59,38 @@ def ask(*args: str) -> str:
     """What ``ffmpeg -hide_banner ARGS`` prints on standard output (empty if it cannot run),
     asked once per binary and then read from the cache (see the module's docstring)."""
     binary = ffmpeg_binary()
-    question = " ".join(args)
-    where = os.path.join(cache_dir(), "ffmpeg-answers.json")  # {binary's identity: {question: answer}}
+
+    def run() -> str | None:
+        try:
+            return subprocess.run([binary, "-hide_banner", *args], capture_output=True, text=True,
+                                  check=False, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None  # not kept: the next run asks again
+
     try:
         identity = _identity(binary)
     except OSError:
-        identity = None
-    known: dict[str, dict[str, str]] = {}
-    if identity:
-        try:
-            with open(where, encoding="utf-8") as f:
-                known = json.load(f)
-            if question in known.get(identity, {}):
-                return known[identity][question]
-        except (OSError, ValueError, AttributeError, TypeError):
-            known = {}
+        return run() or ""
+    return _remembered(identity, " ".join(args), run) or ""
+
+
+def _remembered(key: str, question: str, compute, valid=lambda answer: True) -> str | None:
+    """The answer to ``question`` about ``key`` (a binary's identity): from the cache file when
+    it holds one that is ``valid``, else ``compute()``'s, kept there unless it is None. Answers
+    about other keys are kept too (a VPROC_FFMPEG run and a plain one take turns)."""
+    where = os.path.join(cache_dir(), "ffmpeg-answers.json")  # {key: {question: answer}}
     try:
-        answer = subprocess.run([binary, "-hide_banner", *args], capture_output=True, text=True,
-                                check=False, timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""  # not kept: the next run asks again
-    if identity:
-        # (answers about other binaries are kept: a VPROC_FFMPEG run and a plain one take turns)
-        _write_answers(where, {**known, identity: {**known.get(identity, {}), question: answer}})
+        with open(where, encoding="utf-8") as f:
+            known = json.load(f)
+        answers = known.get(key, {})
+        answer = answers.get(question)
+    except (OSError, ValueError, AttributeError):
+        known, answers, answer = {}, {}, None
+    if isinstance(answer, str) and valid(answer):
+        return answer
+    answer = compute()
+    if answer is not None:
+        _write_answers(where, {**known, key: {**answers, question: answer}})
     return answer
 
 

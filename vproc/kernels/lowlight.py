@@ -62,20 +62,27 @@ TRANSFERS = {"iec61966-2-1": 0, "bt709": 1, "smpte170m": 1, "bt2020-10": 1, "bt2
 #: Where the highlight shoulder starts, in linear light (see native/lowlight.cu).
 KNEE = 0.75
 
+# The transfer functions' constants, once for the float32 twin and the float64 search (the
+# CUDA source spells the same float32 values). sRGB: linear below _SRGB_LIN (coded _SRGB_CODED);
+# BT.709: exact alpha and beta, so that its two pieces meet.
+_SRGB_CODED, _SRGB_LIN, _SRGB_SLOPE = np.float32(0.04045), np.float32(0.0031308), np.float32(12.92)
+_SRGB_A, _SRGB_OFF, _SRGB_GAMMA = np.float32(1.055), np.float32(0.055), np.float32(2.4)
+_709_CODED, _709_LIN, _709_SLOPE = np.float32(0.08124286), np.float32(0.01805397), np.float32(4.5)
+_709_A, _709_OFF, _709_POWER = np.float32(1.0992968), np.float32(0.09929683), np.float32(0.45)
 _PQ_M1, _PQ_M2 = np.float32(0.1593017578125), np.float32(78.84375)
 _PQ_C1, _PQ_C2, _PQ_C3 = np.float32(0.8359375), np.float32(18.8515625), np.float32(18.6875)
 _HLG_A, _HLG_B, _HLG_C = np.float32(0.17883277), np.float32(0.28466892), np.float32(0.55991073)
+_GAMMA = {5: np.float32(2.2), 6: np.float32(2.8)}
+_G22, _G28 = _GAMMA[5], _GAMMA[6]
 
 
 @njit(cache=True, inline="always")
 def _eotf(v, tf):
     v = min(max(v, np.float32(0.0)), F1)
     if tf == 0:
-        return v / np.float32(12.92) if v <= np.float32(0.04045) else \
-            ((v + np.float32(0.055)) / np.float32(1.055)) ** np.float32(2.4)
+        return v / _SRGB_SLOPE if v <= _SRGB_CODED else ((v + _SRGB_OFF) / _SRGB_A) ** _SRGB_GAMMA
     if tf == 1:
-        return v / np.float32(4.5) if v < np.float32(0.08124286) else \
-            ((v + np.float32(0.09929683)) / np.float32(1.0992968)) ** (F1 / np.float32(0.45))
+        return v / _709_SLOPE if v < _709_CODED else ((v + _709_OFF) / _709_A) ** (F1 / _709_POWER)
     if tf == 2:
         p = v ** (F1 / _PQ_M2)
         num = max(p - _PQ_C1, np.float32(0.0))
@@ -84,9 +91,9 @@ def _eotf(v, tf):
         return v * v / np.float32(3.0) if v <= np.float32(0.5) else \
             (np.exp((v - _HLG_C) / _HLG_A) + _HLG_B) / np.float32(12.0)
     if tf == 5:
-        return v ** np.float32(2.2)
+        return v ** _G22
     if tf == 6:
-        return v ** np.float32(2.8)
+        return v ** _G28
     return v
 
 
@@ -94,11 +101,9 @@ def _eotf(v, tf):
 def _oetf(lin, tf):
     lin = min(max(lin, np.float32(0.0)), F1)
     if tf == 0:
-        return np.float32(12.92) * lin if lin <= np.float32(0.0031308) else \
-            np.float32(1.055) * lin ** (F1 / np.float32(2.4)) - np.float32(0.055)
+        return _SRGB_SLOPE * lin if lin <= _SRGB_LIN else _SRGB_A * lin ** (F1 / _SRGB_GAMMA) - _SRGB_OFF
     if tf == 1:
-        return np.float32(4.5) * lin if lin < np.float32(0.01805397) else \
-            np.float32(1.0992968) * lin ** np.float32(0.45) - np.float32(0.09929683)
+        return _709_SLOPE * lin if lin < _709_LIN else _709_A * lin ** _709_POWER - _709_OFF
     if tf == 2:
         p = lin ** _PQ_M1
         return ((_PQ_C1 + _PQ_C2 * p) / (F1 + _PQ_C3 * p)) ** _PQ_M2
@@ -106,9 +111,9 @@ def _oetf(lin, tf):
         return np.sqrt(np.float32(3.0) * lin) if lin <= F1 / np.float32(12.0) else \
             _HLG_A * np.log(np.float32(12.0) * lin - _HLG_B) + _HLG_C
     if tf == 5:
-        return lin ** (F1 / np.float32(2.2))
+        return lin ** (F1 / _G22)
     if tf == 6:
-        return lin ** (F1 / np.float32(2.8))
+        return lin ** (F1 / _G28)
     return lin
 
 
@@ -184,31 +189,31 @@ def to_linear(v, tf):
     """Coded values ``v`` (float64 numpy) to linear light with transfer code ``tf`` (the kernels'
     functions in double precision, for the per-frame search)."""
     if tf == 0:
-        return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+        return np.where(v <= _SRGB_CODED, v / _SRGB_SLOPE, ((v + _SRGB_OFF) / _SRGB_A) ** _SRGB_GAMMA)
     if tf == 1:
-        return np.where(v < 0.08124286, v / 4.5, ((v + 0.09929683) / 1.0992968) ** (1 / 0.45))
+        return np.where(v < _709_CODED, v / _709_SLOPE, ((v + _709_OFF) / _709_A) ** (1 / _709_POWER))
     if tf == 2:
-        p = v ** (1 / 78.84375)
-        return (np.maximum(p - 0.8359375, 0) / (18.8515625 - 18.6875 * p)) ** (1 / 0.1593017578125)
+        p = v ** (1 / _PQ_M2)
+        return (np.maximum(p - _PQ_C1, 0) / (_PQ_C2 - _PQ_C3 * p)) ** (1 / _PQ_M1)
     if tf == 3:
-        return np.where(v <= 0.5, v * v / 3, (np.exp((v - 0.55991073) / 0.17883277) + 0.28466892) / 12)
-    return {4: v, 5: v ** 2.2, 6: v ** 2.8}[tf]
+        return np.where(v <= 0.5, v * v / 3, (np.exp((v - _HLG_C) / _HLG_A) + _HLG_B) / 12)
+    return v ** _GAMMA[tf] if tf in _GAMMA else v
 
 
 def from_linear(lin, tf):
     """Linear light back to coded values: the inverse of :func:`to_linear`."""
     lin = np.clip(lin, 0, 1)
     if tf == 0:
-        return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+        return np.where(lin <= _SRGB_LIN, _SRGB_SLOPE * lin, _SRGB_A * lin ** (1 / _SRGB_GAMMA) - _SRGB_OFF)
     if tf == 1:
-        return np.where(lin < 0.01805397, 4.5 * lin, 1.0992968 * lin ** 0.45 - 0.09929683)
+        return np.where(lin < _709_LIN, _709_SLOPE * lin, _709_A * lin ** _709_POWER - _709_OFF)
     if tf == 2:
-        p = lin ** 0.1593017578125
-        return ((0.8359375 + 18.8515625 * p) / (1 + 18.6875 * p)) ** 78.84375
+        p = lin ** _PQ_M1
+        return ((_PQ_C1 + _PQ_C2 * p) / (1 + _PQ_C3 * p)) ** _PQ_M2
     if tf == 3:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(lin <= 1 / 12, np.sqrt(3 * lin), 0.17883277 * np.log(np.maximum(12 * lin - 0.28466892, 1e-12)) + 0.55991073)
-    return {4: lin, 5: lin ** (1 / 2.2), 6: lin ** (1 / 2.8)}[tf]
+        log = np.log(np.maximum(12 * lin - _HLG_B, 1e-12))  # (the branch below 1/12 takes the rest)
+        return np.where(lin <= 1 / 12, np.sqrt(3 * lin), _HLG_A * log + _HLG_C)
+    return lin ** (1 / _GAMMA[tf]) if tf in _GAMMA else lin
 
 
 def strength_of(a: float) -> np.float32:

@@ -181,16 +181,15 @@ class Histogram:
 class LinearHistogram(Histogram):
     """The same histogram for ``method: linear``: ``mean(s)`` is the mean output intensity
     under the gain ``1 + s`` in linear light (the largest channel maps through
-    :func:`vproc.kernels.lowlight.linear_intensity` alone), increasing in ``s``."""
+    :func:`vproc.kernels.lowlight.linear_intensity` alone), increasing in ``s``. ``kernels``:
+    :mod:`vproc.kernels.lowlight`, which the node imports when it opens."""
 
-    def __init__(self, counts, sums, transfer: int):
+    def __init__(self, counts, sums, transfer: int, kernels):
         super().__init__(counts, sums)
-        from ..kernels.lowlight import linear_intensity, to_linear
-
-        self._out, self.transfer = linear_intensity, transfer
+        self._out, self.transfer = kernels.linear_intensity, transfer
         # The picture's tonal shape, blind to exposure: the distribution of log linear intensity
         # about its mean (an exposure change shifts log intensity, it does not reshape it).
-        logs = np.log(to_linear(self.values, transfer) + 1e-4)
+        logs = np.log(kernels.to_linear(self.values, transfer) + 1e-4)
         centred = logs - float(self.weights @ logs)
         self.shape = np.histogram(centred, bins=SHAPE_BINS, range=(-6.0, 6.0), weights=self.weights)[0]
 
@@ -265,7 +264,7 @@ class Lowlight(Node):
         if frame.device != "cpu":
             counts, sums = counts.get(), sums.get()
         linear = self.params.method == "linear"
-        hist = LinearHistogram(counts, sums, self.transfer) if linear else Histogram(counts, sums)
+        hist = LinearHistogram(counts, sums, self.transfer, self.kernels) if linear else Histogram(counts, sums)
         cut = False
         if linear:
             cut = self._shape is not None and 0.5 * float(np.abs(hist.shape - self._shape).sum()) > CUT
