@@ -25,6 +25,15 @@ TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte24
 RANGES = {1: "tv", 2: "pc"}
 
 
+def side_data_entries(side_data) -> list:
+    """The entries (each with ``.type`` and the buffer protocol) of a PyAV frame's ``side_data``.
+
+    PyAV 18.1.1 made the container a mapping from type to entry, whose iteration yields the
+    types; before, iterating it yielded the entries."""
+    values = getattr(side_data, "values", None)
+    return list(values()) if callable(values) else list(side_data)
+
+
 def color_info(obj, pix_fmt: str = "") -> ColorInfo:
     """ColorInfo of a codec context or VideoFrame (both carry FFmpeg's colour fields)."""
     rng = RANGES.get(int(obj.color_range or 0))

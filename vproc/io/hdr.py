@@ -15,6 +15,8 @@ import struct
 from dataclasses import dataclass
 from fractions import Fraction
 
+from .avframes import side_data_entries
+
 #: Transfers of HDR video: SMPTE ST 2084 (PQ) and ARIB STD-B67 (HLG).
 HDR_TRANSFERS = ("smpte2084", "arib-std-b67")
 
@@ -40,7 +42,7 @@ class HDRMetadata:
         primaries = white = luminance = None
         cll = fall = None
         found = False
-        for sd in side_data:
+        for sd in side_data_entries(side_data):
             name = getattr(sd.type, "name", str(sd.type))
             raw = bytes(sd)
             if name == "MASTERING_DISPLAY_METADATA" and len(raw) >= 88:

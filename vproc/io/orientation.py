@@ -23,10 +23,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .avframes import side_data_entries
+
 
 def matrix_of(side_data) -> tuple[int, ...] | None:
     """The display matrix in a PyAV frame's ``side_data``, or None."""
-    for sd in side_data:
+    for sd in side_data_entries(side_data):
         if "DISPLAYMATRIX" in str(sd.type):
             values = np.frombuffer(bytes(sd), np.int32)
             return tuple(int(v) for v in values[:9]) if values.size >= 9 else None
