@@ -136,15 +136,24 @@ def check_video_encoder(codec: str) -> None:
 
 # -- starting FFmpeg so that it never outlives vproc ---------------------------------------------
 
-_PR_SET_PDEATHSIG = 1
-_prctl = None  # libc's prctl, looked up in the parent: the child between fork and exec only calls it
-_parent = 0
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec: no imports, no lookups
-    _prctl(_PR_SET_PDEATHSIG, 9)  # SIGKILL
-    if os.getppid() != _parent:  # vproc died before the prctl took effect
-        os._exit(1)
+#: Run in a fresh interpreter (``python -I -S``, about 10 ms) between vproc and the child: it asks
+#: Linux to SIGKILL it when its parent thread ends, checks that the parent is still the one that
+#: started it (vproc may have died before the request took effect), then becomes the child by
+#: ``exec`` (the request survives ``exec``). Not a ``preexec_fn``: with one, CPython runs its
+#: after-fork code in the forked copy of vproc, which deletes the other threads' states and so
+#: frees the objects their frames held; a PyAV swscale context freed there waits for its worker
+#: threads, which a forked process does not have, and the child hangs before it ever runs FFmpeg.
+_LAUNCHER = """\
+import ctypes, os, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+if os.getppid() != int(sys.argv[1]):
+    os._exit(1)
+try:
+    os.execvp(sys.argv[2], sys.argv[2:])
+except OSError as exc:
+    sys.stderr.write(f"cannot run {sys.argv[2]}: {exc.strerror}\\n")
+    os._exit(127)
+"""
 
 
 class _Spawner:
@@ -202,16 +211,10 @@ if hasattr(os, "register_at_fork"):
 
 
 def popen(cmd: list[str], **kwargs) -> subprocess.Popen:
-    """``subprocess.Popen(cmd, **kwargs)`` for a child that dies with vproc (Linux; elsewhere a
-    plain Popen)."""
-    global _prctl, _parent
+    """``subprocess.Popen(cmd, **kwargs)`` for a child that dies with vproc (Linux: started through
+    :data:`_LAUNCHER`; elsewhere a plain Popen)."""
     import sys
 
-    if sys.platform.startswith("linux"):
-        if _prctl is None:
-            import ctypes
-
-            _prctl = ctypes.CDLL(None, use_errno=True).prctl
-        _parent = os.getpid()
-        kwargs.setdefault("preexec_fn", _die_with_parent)
+    if sys.platform.startswith("linux") and sys.executable:
+        cmd = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(os.getpid()), *cmd]
     return _SPAWNER.run(lambda: subprocess.Popen(cmd, **kwargs))
