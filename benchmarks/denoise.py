@@ -1,6 +1,6 @@
 """Denoising benchmark: vproc ``denoise`` vs FFmpeg hqdn3d, atadenoise, nlmeans and OpenCV NL-means.
 
-    python benchmarks/denoise.py [--frames 20] [--levels 15 25 40 pg] [--methods vproc hqdn3d ...]
+    python benchmarks/denoise.py [--frames 20] [--levels 15 25 40 pg corr corr+crf23 15+crf28] [--methods vproc hqdn3d ...]
                                  [--pix-fmt yuv420p] [--seed 0] [--tune-seq calendar] [--tune-frames 20]
                                  [--json out/denoise.json] [--cuda]
 
@@ -19,9 +19,19 @@ and level (``--seed``), frame after frame, on the clean 8-bit RGB frames:
   so "linear-ish": the signal-dependent model of Foi et al. 2008 applied to 8-bit frames):
   ``y = a * Poisson(x / a) + N(0, b)`` with ``a`` = ``PG_A`` = 0.02 and ``b`` = ``PG_B`` = 0.0004,
   i.e. variance ``a x + b``: a standard deviation of 5.1 code values at black, 26 at mid-grey
-  (x = 0.5, about the sigma-25 level) and 36 at white; rounded and clipped.
+  (x = 0.5, about the sigma-25 level) and 36 at white; rounded and clipped;
+- ``corr``: spatially correlated noise, as camera pipelines make it (demosaicing and ISP filtering
+  colour the sensor's white noise): white Gaussian noise per R, G and B sample, each channel's
+  field blurred by a Gaussian of ``CORR_BLUR`` = 0.8 px (OpenCV, reflected border), then rescaled
+  to a standard deviation of ``CORR_STD`` = 12 code values; added, rounded, clipped;
+- any of these followed by ``+crfN`` (e.g. ``corr+crf23``, ``15+crf28``): the noisy frames, once
+  converted as below, encoded with the bundled FFmpeg's libx264 (``-preset medium -crf N``, its
+  default GOP with B-frames, 4:2:0 or 4:4:4 as ``--pix-fmt``) and decoded again: noise that went
+  through a codec, as streams carry it. ``corr+crf23`` is the held-out camera-noise protocol of
+  issue 16.
 
-Every method then receives the same bytes: the noisy RGB frames of a sequence converted once, by
+Every method then receives the same bytes: the noisy RGB frames (decoded again after x264 for
+the ``+crf`` levels) of a sequence converted once, by
 the bundled FFmpeg's swscale (raw rgb24 piped in, ``-vf scale=out_color_matrix=bt601:
 out_range=tv,format=yuv420p``, raw out), to 8-bit Y'CbCr BT.601 limited range, 4:2:0
 (``--pix-fmt yuv444p`` for 4:4:4). Every method returns frames in that format. The reference is
@@ -82,6 +92,7 @@ import math
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -99,9 +110,11 @@ from _timing import seconds_on_cuda  # noqa: E402  (benchmarks/, on sys.path as 
 
 DATA = ROOT.parent / "shared" / "data"
 SEQUENCES = ("calendar", "city", "foliage", "walk")
-LEVELS = ("15", "25", "40", "pg")
+LEVELS = ("15", "25", "40", "pg", "corr", "corr+crf23", "15+crf28")
 PG_A = 0.02  # shot noise: variance PG_A * x, x in [0, 1]
 PG_B = 0.0004  # read noise: variance PG_B (standard deviation 0.02 = 5.1 code values)
+CORR_BLUR = 0.8  # correlated noise: Gaussian blur (px) of the white field ...
+CORR_STD = 12.0  # ... then rescaled to this standard deviation (8-bit code values)
 RATE = 25
 TB = Fraction(1, 1000)
 METHODS = {  # --methods name -> table name
@@ -131,22 +144,77 @@ def load_rgb(seq: str, frames: int) -> list[np.ndarray]:
 
 
 def level_label(level: str) -> str:
-    return (f"Poisson-Gaussian a={PG_A} b={PG_B}" if level == "pg"
-            else f"Gaussian sigma {level}")
+    noise, crf = parse_level(level)
+    label = (f"Poisson-Gaussian a={PG_A} b={PG_B}" if noise == "pg"
+             else f"correlated (white blurred by sigma {CORR_BLUR} px, std {CORR_STD:g})" if noise == "corr"
+             else f"Gaussian sigma {noise}")
+    return label if crf is None else f"{label}, then libx264 crf {crf}"
+
+
+def parse_level(level: str) -> tuple[str, int | None]:
+    """``"corr+crf23"`` -> ``("corr", 23)``; ``"15"`` -> ``("15", None)``. Raises ValueError."""
+    noise, _, codec = level.partition("+")
+    crf = None
+    if codec:
+        if not (codec.startswith("crf") and codec[3:].isdigit() and 0 <= int(codec[3:]) <= 51):
+            raise ValueError(f"'{codec}' is not crfN with N in 0..51")
+        crf = int(codec[3:])
+    if noise not in ("pg", "corr") and not (_is_number(noise) and float(noise) > 0):
+        raise ValueError(f"'{noise}' is neither a positive sigma nor pg nor corr")
+    return noise, crf
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def rng_for(seed: int, seq: str, level: str) -> np.random.Generator:
-    key = 1_000_000 if level == "pg" else round(float(level) * 1000)
-    return np.random.default_rng([seed, SEQUENCES.index(seq) if seq in SEQUENCES else 99, key])
+    noise, crf = parse_level(level)
+    key = {"pg": 1_000_000, "corr": 2_000_000}.get(noise) or round(float(noise) * 1000)
+    return np.random.default_rng([seed, SEQUENCES.index(seq) if seq in SEQUENCES else 99, key, crf or 0])
 
 
 def add_noise(rgb8: np.ndarray, level: str, rng: np.random.Generator) -> np.ndarray:
+    noise, _ = parse_level(level)
     x = rgb8.astype(np.float64)
-    if level == "pg":
+    if noise == "pg":
         y = 255.0 * (PG_A * rng.poisson(x / (255.0 * PG_A)) + rng.normal(0.0, math.sqrt(PG_B), x.shape))
+    elif noise == "corr":
+        field = rng.normal(0.0, 1.0, x.shape)
+        field = cv2.GaussianBlur(field, (0, 0), CORR_BLUR, borderType=cv2.BORDER_REFLECT)
+        y = x + field * (CORR_STD / field.std())
     else:
-        y = x + rng.normal(0.0, float(level), x.shape)
+        y = x + rng.normal(0.0, float(noise), x.shape)
     return np.clip(np.rint(y), 0, 255).astype(np.uint8)
+
+
+def through_x264(frames: list[tuple[np.ndarray, ...]], pix_fmt: str, crf: int) -> list[tuple[np.ndarray, ...]]:
+    """Frames encoded by libx264 (preset medium, ``crf``) and decoded again, by the bundled FFmpeg."""
+    h, w = frames[0][0].shape
+    raw = ["-f", "rawvideo", "-pix_fmt", pix_fmt]
+    with tempfile.TemporaryDirectory() as tmp:
+        coded = Path(tmp) / "coded.mkv"
+        subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", *raw, "-s", f"{w}x{h}",
+                        "-r", str(RATE), "-i", "-", "-c:v", "libx264", "-preset", "medium", "-crf", str(crf),
+                        "-pix_fmt", pix_fmt, str(coded)],
+                       input=b"".join(p.tobytes() for f in frames for p in f), capture_output=True, check=True)
+        out = subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-i", str(coded), *raw, "-"],
+                             capture_output=True, check=True).stdout
+    got = split_frames(out, pix_fmt, w, h)
+    if len(got) != len(frames):
+        raise RuntimeError(f"x264 round trip returned {len(got)} frames for {len(frames)}")
+    return got
+
+
+def degraded(clean: list[np.ndarray], level: str, rng: np.random.Generator, pix_fmt: str):
+    """The frames every method receives at ``level``: noisy, converted, and through x264 if asked."""
+    frames = to_yuv(noisy(clean, level, rng), pix_fmt)
+    crf = parse_level(level)[1]
+    return frames if crf is None else through_x264(frames, pix_fmt, crf)
 
 
 def noisy(clean: list[np.ndarray], level: str, rng: np.random.Generator) -> list[np.ndarray]:
@@ -452,7 +520,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=20, help="first N frames of each Vid4 sequence (0: all)")
     ap.add_argument("--levels", nargs="+", default=list(LEVELS),
-                    help="noise levels: Gaussian sigmas (8-bit RGB code values) and/or 'pg' (default: %(default)s)")
+                    help="noise levels: Gaussian sigmas (8-bit RGB code values), 'pg', 'corr', each optionally "
+                         "+crfN for an x264 round trip (default: %(default)s)")
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
                     help="methods to run (default: all)")
     ap.add_argument("--pix-fmt", default="yuv420p", choices=["yuv420p", "yuv444p"])
@@ -465,12 +534,10 @@ def main() -> None:
     args = ap.parse_args()
     levels = [lv for arg in args.levels for lv in arg.split(",") if lv]
     for lv in levels:
-        if lv != "pg":
-            try:
-                if not float(lv) > 0:
-                    raise ValueError
-            except ValueError:
-                ap.error(f"--levels: '{lv}' is neither a positive sigma nor 'pg'")
+        try:
+            parse_level(lv)
+        except ValueError as exc:
+            ap.error(f"--levels: {exc}")
     methods = [m for m in METHODS if m in args.methods]
     peers = [m for m in methods if m != "vproc"]
 
@@ -500,9 +567,8 @@ def main() -> None:
         "levels": {},
     }
     for level in levels:
-        data = {seq: to_yuv(noisy(c, level, rng_for(args.seed, seq, level)), args.pix_fmt)
-                for seq, c in clean.items()}
-        tune_data = to_yuv(noisy(tune_clean, level, rng_for(args.seed, args.tune_seq, level)), args.pix_fmt)
+        data = {seq: degraded(c, level, rng_for(args.seed, seq, level), args.pix_fmt) for seq, c in clean.items()}
+        tune_data = degraded(tune_clean, level, rng_for(args.seed, args.tune_seq, level), args.pix_fmt)
         sigma_y = y_noise_std(tune_data, tune_refs)
         tuning, settings = {}, {"vproc": None}
         for m in peers:

@@ -95,6 +95,14 @@ class FlowWindow:
         self._guides[key] = guide
         self._last = key
 
+    def previous(self, key: Hashable) -> tuple[Hashable, np.ndarray] | None:
+        """``(key of the frame added before key, flow from key to it)``, at the guide's size, or
+        None for the first frame of a clip (or once that frame is dropped)."""
+        prev = self._prev.get(key)
+        if prev is None or prev not in self._guides:
+            return None
+        return prev, self._bwd[key]
+
     def keep(self, keys) -> None:
         """Drop every frame whose key is not in ``keys`` (the frames no window reaches any more)."""
         keys = set(keys)

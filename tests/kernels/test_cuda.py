@@ -104,6 +104,14 @@ def test_denoise_ops(cp, k):
          wiener_shrink(want[0], mean, var, want[1]))
 
 
+def test_temporal_noise_estimate(cp):
+    from vproc.kernels import estimate_temporal_noise
+
+    a, b = rand(H, W), rand(H, W, seed=1)
+    assert estimate_temporal_noise(cp.asarray(a), cp.asarray(b)) == pytest.approx(
+        estimate_temporal_noise(a, b), rel=1e-6)
+
+
 def test_warp_by_a_flow_of_another_size(cp):
     img = rand(2, H, W)
     flow = (rand(19, 27, 2, seed=4) - 0.5) * 10

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from vproc.errors import ConfigError
-from vproc.kernels import estimate_noise
+from vproc.kernels import estimate_noise, estimate_temporal_noise
 from vproc.kernels.noise import KAPPA, KEEP, MAX_ROUNDS, QUANTILE_STEP
 
 H, W = 181, 243  # odd, and not multiples of the 32 x 8 CUDA block
@@ -239,3 +239,47 @@ def test_cuda_reads_pitched_planes(cp):
     dev = cp.asarray(noisy)
     for view, host in [(dev[:, 17:17 + W], noisy[:, 17:17 + W]), (dev[::2], noisy[::2])]:
         assert estimate_noise(view) == estimate_noise(host)
+
+
+# -- estimate_temporal_noise ------------------------------------------------------------------
+
+
+def correlated_noise(shape, std, seed, blur=0.8):
+    """White noise blurred by a Gaussian of ``blur`` px, rescaled to ``std``: camera-like."""
+    field = cv2.GaussianBlur(np.random.default_rng(seed).normal(0.0, 1.0, shape), (0, 0), blur)
+    return field * (std / field.std())
+
+
+@pytest.mark.parametrize("kind", ["smooth", "textured"])
+@pytest.mark.parametrize("blur", [0.0, 0.8, 1.5])
+@pytest.mark.parametrize("sigma", [3, 10])
+def test_temporal_estimate_sees_correlated_noise(kind, blur, sigma):
+    """Two frames of one (static, aligned) picture with independent noise: the temporal estimate
+    finds the per-pixel sigma whether the noise is white or blurred, where the spatial one does
+    not (it sees a fraction of blurred noise)."""
+    clean = smooth_image() if kind == "smooth" else textured_image()
+    noise = [correlated_noise(clean.shape, sigma, seed, blur) if blur else
+             np.random.default_rng(seed).normal(0.0, sigma, clean.shape) for seed in (1, 2)]
+    a, b = (quantized(clean + n).astype(np.float32) / 255 for n in noise)
+    got = estimate_temporal_noise(a, b)
+    assert got == pytest.approx(sigma, rel=TOL), got
+    if blur >= 0.8:
+        assert estimate_noise((a * 255).astype(np.uint8)) < 0.5 * sigma  # why the temporal one exists
+
+
+def test_temporal_estimate_ignores_a_brightness_change_and_scales_with_bits():
+    clean = smooth_image()
+    rng = np.random.default_rng(5)
+    a = (clean + rng.normal(0, 6, clean.shape)) / 255
+    b = (clean + rng.normal(0, 6, clean.shape)) / 255 + 20 / 255  # a fade: 20 codes brighter
+    a, b = a.astype(np.float32), b.astype(np.float32)
+    assert estimate_temporal_noise(a, b) == pytest.approx(6, rel=TOL)
+    assert estimate_temporal_noise(a, b, bits=10) == pytest.approx(estimate_temporal_noise(a, b) * 1023 / 255)
+    assert estimate_temporal_noise(a, a) == 0.0
+
+
+def test_temporal_estimate_refuses_bad_shapes():
+    with pytest.raises(ConfigError, match="estimate_temporal_noise"):
+        estimate_temporal_noise(np.zeros((8, 8), np.float32), np.zeros((8, 9), np.float32))
+    with pytest.raises(ConfigError, match="bits"):
+        estimate_temporal_noise(np.zeros((8, 8), np.float32), np.zeros((8, 8), np.float32), bits=0)

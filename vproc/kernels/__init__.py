@@ -14,7 +14,7 @@ from .blur import box_blur, gaussian_blur, separable_filter  # noqa: E402  (afte
 from .denoise import fuse_temporal, wiener_shrink  # noqa: E402
 from .local_stats import local_mean_var  # noqa: E402
 from .lowlight import apply_curve, intensity_histogram  # noqa: E402
-from .noise import estimate_noise  # noqa: E402
+from .noise import estimate_noise, estimate_temporal_noise  # noqa: E402
 from .resample import resize  # noqa: E402
 from .thin import thin  # noqa: E402
 from .vsr import vsr_backproject, vsr_blur, vsr_residual, vsr_weights  # noqa: E402
@@ -22,7 +22,7 @@ from .warp import warp  # noqa: E402
 from .yuvrgb import rgb_to_yuv, yuv_to_rgb  # noqa: E402
 
 __all__ = [
-    "apply_curve", "box_blur", "estimate_noise", "fuse_temporal", "gaussian_blur", "intensity_histogram",
+    "apply_curve", "box_blur", "estimate_noise", "estimate_temporal_noise", "fuse_temporal", "gaussian_blur", "intensity_histogram",
     "local_mean_var", "resize", "rgb_to_yuv", "separable_filter", "thin", "vsr_backproject", "vsr_blur", "vsr_residual", "vsr_weights",
     "warp", "wiener_shrink", "yuv_to_rgb",
 ]

@@ -29,11 +29,23 @@ ends) around it, every plane on its own, in floats in [0, 1]:
    20.22 / 20.21 dB; benchmarks/denoise.py PSNR unchanged to 0.01 dB at sigma 15 and 40 and
    Poisson-Gaussian.
 
-``strength: auto`` estimates sigma for every plane from the frame itself
-(:func:`vproc.kernels.estimate_noise`, robust to edges and texture) on the first frame and every
-``ESTIMATE_EVERY``-th frame after it, and smooths the variance over time with an exponential
-moving average of time constant ``NOISE_SMOOTHING`` seconds of frame time, so a single odd frame
-does not change the filtering. A number sets sigma directly, in 8-bit code values for every
+``strength: auto`` estimates sigma for every plane twice: spatially, from the frame alone
+(:func:`vproc.kernels.estimate_noise`, robust to edges and texture, but it sees only the finest
+spatial frequencies: right for white noise, blind to the spatially correlated noise of real
+cameras and of codecs), and temporally, from the frame and the frame before it aligned onto it
+by the flow (:func:`vproc.kernels.estimate_temporal_noise`: the noise that changes from frame
+to frame, correlated or not; skipped across a scene cut, where FlowWindow's mismatch is over
+``CUT_MISMATCH``). Sigma is the larger of the spatial estimate and ``TEMPORAL_GAIN`` times the
+temporal one: the fusion's patch distances of correlated noise spread wider than those of white
+noise of the same variance (fewer independent samples per patch), and the 3 x 3 Wiener pass sees
+less of it, so both need a larger sigma to act on it; the gain also undoes the temporal
+estimate's bias on moving white noise (up to -15 %, bilinear alignment). Measured on street
+clips that are not Vid4 (tests/nodes/test_denoise.py keeps the cases), sigma times 1.2 to 1.5
+is where PSNR peaks for white, Poisson-Gaussian and correlated noise alike. Estimates are taken
+on the first two frames (the first temporal one replaces the first frame's spatial-only value,
+before that frame is output) and every ``ESTIMATE_EVERY``-th frame after, and the variance is
+smoothed over time with an exponential moving average of time constant ``NOISE_SMOOTHING``
+seconds of frame time, so a single odd frame does not change the filtering. A number sets sigma directly, in 8-bit code values for every
 plane (scaled for deeper formats: 10 means 40 at 10 bits).
 
 Formats: planar 8- and 16-bit (``yuv420p``, ``yuv422p``, ``yuv444p``, their ``10le`` forms,
@@ -53,6 +65,7 @@ from typing import Literal
 import numpy as np
 
 from .. import device as devices
+from ..device import is_cupy
 from ..formats import PLANAR, require_planar
 from ..frame import Frame, StreamInfo
 from ..node import TemporalNode
@@ -63,6 +76,11 @@ from ..smoothing import TimeEMA
 ESTIMATE_EVERY = 4
 #: Time constant (seconds of frame time) of the smoothing of the estimated noise variance.
 NOISE_SMOOTHING = 1.0
+#: Sigma is at least this times the temporal estimate (module docstring).
+TEMPORAL_GAIN = 1.4
+#: No temporal estimate where more than this fraction of the frame is not explained by the one
+#: before it (FlowWindow.mismatch): a scene cut, whose difference is not noise.
+CUT_MISMATCH = 0.3
 #: Window size of the Wiener pass (the temporal weights use 3 x 3 patches).
 WIENER = 3
 #: Smallest sigma used (in [0, 1] units; a tenth of an 8-bit code): clean input stays as it is.
@@ -142,6 +160,9 @@ class Denoise(TemporalNode):
         self.motion.reset()
         self._var = TimeEMA(NOISE_SMOOTHING)  # smoothed noise variance per plane
         self._seen = 0
+        #: The last estimate's parts (``strength: auto``), for tests and diagnostics: sigma
+        #: per plane in 8-bit codes, ``temporal`` None where there was no frame before it.
+        self.last_estimate: dict = {"spatial": None, "temporal": None}
         #: The last frame's numbers, for tests and diagnostics: ``sigma`` per plane (8-bit
         #: codes), ``neighbours`` fused.
         self.last: dict = {}
@@ -152,7 +173,7 @@ class Denoise(TemporalNode):
         xp = np if frame.device == "cpu" else devices.cupy()
         planes = [xp.multiply(p, np.float32(1.0 / self.scale), dtype=np.float32) for p in frame.planes]
         self.motion.add(id(frame), planes[0])
-        self._records[id(frame)] = _Record(planes, self._noise(planes, frame.time))
+        self._records[id(frame)] = _Record(planes, self._noise(planes, id(frame), frame.time))
         out = super().process(frame)
         held = {id(f) for f in self._held}
         for key in [k for k in self._records if k not in held]:
@@ -166,15 +187,39 @@ class Denoise(TemporalNode):
         self.motion.reset()
         return out
 
-    def _noise(self, planes, time) -> list[float]:
+    def _noise(self, planes, key, time) -> list[float]:
         """The noise variance per plane for this frame: fixed, or estimated and smoothed."""
         if self.fixed_var is not None:
             return [self.fixed_var] * len(planes)
-        if self._seen % ESTIMATE_EVERY == 0:
-            est = np.array([(self.kernels.estimate_noise(p, bits=8) / 255.0) ** 2 for p in planes])
-            self._var.update(est, time)
+        first_pair = self._seen == 1
+        if self._seen % ESTIMATE_EVERY == 0 or first_pair:
+            sigma = self._estimate(planes, key)
+            if first_pair and self.last_estimate["temporal"] is not None:
+                self._var.reset()  # the first frame's spatial-only value gives way (docstring)
+            self._var.update((sigma / 255.0) ** 2, time)
+            if first_pair:
+                for rec in self._records.values():  # not output yet: latency is radius >= 1 frames
+                    rec.var = self._floored()
         self._seen += 1
+        return self._floored()
+
+    def _floored(self) -> list[float]:
         return [max(float(v), MIN_SIGMA ** 2) for v in self._var.value]
+
+    def _estimate(self, planes, key) -> np.ndarray:
+        """Sigma per plane in 8-bit codes: the spatial estimate, or TEMPORAL_GAIN times the
+        temporal one where that is larger (module docstring)."""
+        k = self.kernels
+        spatial = np.array([k.estimate_noise(p, bits=8) for p in planes])
+        temporal = None
+        link = self.motion.previous(key)
+        prev = self._records.get(link[0]) if link is not None else None
+        if prev is not None and self.motion.mismatch(key) <= CUT_MISMATCH:
+            flow = devices.cupy().asarray(link[1]) if is_cupy(planes[0]) else link[1]
+            temporal = np.array([k.estimate_temporal_noise(p, k.warp(q, flow), bits=8)
+                                 for p, q in zip(planes, prev.planes)])
+        self.last_estimate = {"spatial": spatial, "temporal": temporal}
+        return spatial if temporal is None else np.maximum(spatial, TEMPORAL_GAIN * temporal)
 
     # -- output: align, fuse, spatial pass ---------------------------------------------------
 
