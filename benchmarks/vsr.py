@@ -2,6 +2,22 @@
 
     python benchmarks/vsr.py [--frames N] [--scale 4] [--methods opencv matlab lanczos flow net net-adapt]
                              [--vsr-format rgbpf32] [--speed-frames 30] [--json out/vsr.json] [--cuda]
+    python benchmarks/vsr.py --compressed [--crfs 18 23 28 33] [--scale 2] [--frames N] [--json ...]
+
+``--compressed``: the compressed-Vid4 protocol of compression-aware VSR papers (COMISR): the BI
+LR frames of each sequence (below) converted to ``yuv420p`` (BT.601 limited range, the bundled
+FFmpeg's swscale), encoded as one clip by libx264 (``-preset medium -crf N``, its default GOP
+with B-frames) for every ``--crfs`` value, and decoded back to rgb24 by swscale (BT.601 limited
+range in): what a player shows of a low-res stream. Every method gets those decoded frames;
+the metrics are as below against the GT. Rows: FFmpeg bicubic and FFmpeg lanczos (``scale``
+with ``flags=bicubic`` / ``lanczos``, raw frames piped as for lanczos below), vproc flow, vproc
+net (clean): the ``bi`` weights, vproc net (stream): the ``stream`` weights (trained on real
+encodings, ``vproc train vsr --degradation stream``), vproc net (stream)+adapt; the vproc nodes
+are opened on a StreamInfo whose ``codec`` is ``h264``, as vproc's source declares a decoded
+H.264 stream (with ``degradation: auto`` the node then picks the stream weights itself). Per CRF
+a table of Y-PSNR / Y-SSIM per sequence, the average, dB over FFmpeg lanczos and fps; then the
+averages over CRF 23 and 28 and the issue 16 targets: stream weights >= lanczos + 0.7 dB at x2,
++ 0.5 dB at x4 (averaged over CRF 23 and 28), and no vproc method below lanczos at any CRF.
 
 The table the video SR papers print, measured in one run on the same frames for every method.
 
@@ -117,12 +133,23 @@ PUBLISHED = (  # x4 BI Vid4 Y-PSNR averages, as published (quoted, not measured)
 METHODS = {  # --methods name -> table name
     "opencv": "OpenCV bicubic",
     "matlab": "MATLAB bicubic",
+    "bicubic": "FFmpeg bicubic",
     "lanczos": "FFmpeg lanczos",
     "flow": "vproc flow",
     "net": "vproc net",
     "net-adapt": "vproc net+adapt",
+    "net-stream": "vproc net (stream)",
+    "net-stream-adapt": "vproc net (stream)+adapt",
 }
-VPROC = ("flow", "net", "net-adapt")
+VPROC = ("flow", "net", "net-adapt", "net-stream", "net-stream-adapt")
+#: The methods of each protocol when --methods is not given.
+CLEAN_METHODS = ("opencv", "matlab", "lanczos", "flow", "net", "net-adapt")
+COMPRESSED_METHODS = ("bicubic", "lanczos", "flow", "net", "net-stream", "net-stream-adapt")
+#: --compressed: targets (dB over FFmpeg lanczos, stream weights, averaged over TARGET_CRFS).
+STREAM_GAIN = {2: 0.7, 4: 0.5}
+TARGET_CRFS = (23, 28)
+#: The codec the vproc nodes are told the frames were decoded from (--compressed: h264).
+SOURCE_CODEC: str | None = None
 BASELINE = "OpenCV bicubic"
 FLOW_GAIN, NET_PSNR, CPU_FPS, GPU_FPS = 0.5, 25.4, 10.0, 60.0
 CPU_SIZES = (("x4 320x180 -> 1280x720", 320, 180, 4), ("x2 640x360 -> 1280x720", 640, 360, 2))
@@ -278,10 +305,10 @@ def run_matlab(lrs, s: int):
     return [to_uint8(imresize(f, float(s))) for f in lrs], None  # a reference: not timed
 
 
-def run_lanczos(lrs, s: int):
+def run_ffmpeg_scale(lrs, s: int, flags: str = "lanczos"):
     h, w = lrs[0].shape[:2]
     cmd = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-           "-s", f"{w}x{h}", "-r", str(RATE), "-i", "-", "-vf", f"scale=iw*{s}:ih*{s}:flags=lanczos",
+           "-s", f"{w}x{h}", "-r", str(RATE), "-i", "-", "-vf", f"scale=iw*{s}:ih*{s}:flags={flags}",
            "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]
     data = b"".join(f.tobytes() for f in lrs)
     t0 = time.perf_counter()
@@ -289,8 +316,36 @@ def run_lanczos(lrs, s: int):
     spent = time.perf_counter() - t0
     got = np.frombuffer(out, np.uint8)
     if got.size != len(lrs) * s * s * h * w * 3:
-        raise RuntimeError(f"ffmpeg lanczos returned {got.size} bytes for {len(lrs)} frames of {s * w}x{s * h}")
+        raise RuntimeError(f"ffmpeg {flags} returned {got.size} bytes for {len(lrs)} frames of {s * w}x{s * h}")
     return list(got.reshape(len(lrs), s * h, s * w, 3)), spent
+
+
+def run_lanczos(lrs, s: int):
+    return run_ffmpeg_scale(lrs, s, "lanczos")
+
+
+def run_bicubic(lrs, s: int):
+    return run_ffmpeg_scale(lrs, s, "bicubic")
+
+
+def x264_round_trip(rgbs: list[np.ndarray], crf: int) -> list[np.ndarray]:
+    """``--compressed``: rgb24 frames -> yuv420p BT.601 limited -> libx264 crf -> decoded -> rgb24."""
+    import tempfile
+
+    h, w = rgbs[0].shape[:2]
+    ff = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error"]
+    with tempfile.TemporaryDirectory() as tmp:
+        coded = Path(tmp) / "lr.mkv"
+        subprocess.run([*ff, "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", str(RATE), "-i", "-",
+                        "-vf", "scale=out_color_matrix=bt601:out_range=tv,format=yuv420p",
+                        "-c:v", "libx264", "-preset", "medium", "-crf", str(crf), str(coded)],
+                       input=b"".join(f.tobytes() for f in rgbs), capture_output=True, check=True)
+        out = subprocess.run([*ff, "-i", str(coded), "-vf", "scale=in_color_matrix=bt601:in_range=tv",
+                              "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    got = np.frombuffer(out, np.uint8)
+    if got.size != len(rgbs) * h * w * 3:
+        raise RuntimeError(f"x264 round trip returned {got.size} bytes for {len(rgbs)} frames of {w}x{h}")
+    return list(got.reshape(len(rgbs), h, w, 3))
 
 
 ADAPT_STEPS = 200  # --adapt-steps
@@ -298,8 +353,10 @@ ADAPT_STEPS = 200  # --adapt-steps
 
 def vsr_kwargs(method: str, s: int) -> dict:
     return {"flow": {"scale": s, "method": "flow"},
-            "net": {"scale": s, "method": "net"},
-            "net-adapt": {"scale": s, "method": "net", "adapt": ADAPT_STEPS}}[method]
+            "net": {"scale": s, "method": "net", "degradation": "clean"},
+            "net-adapt": {"scale": s, "method": "net", "degradation": "clean", "adapt": ADAPT_STEPS},
+            "net-stream": {"scale": s, "method": "net", "degradation": "stream"},
+            "net-stream-adapt": {"scale": s, "method": "net", "degradation": "stream", "adapt": ADAPT_STEPS}}[method]
 
 
 def availability(method: str, s: int) -> str | None:
@@ -318,8 +375,9 @@ def availability(method: str, s: int) -> str | None:
     if kw["method"] == "net":
         from vproc.models.vsrnet import default_weights
 
-        if not default_weights(s).is_file():
-            return f"no shipped x{s} weights ({default_weights(s).name})"
+        weights = default_weights(s, "stream" if kw.get("degradation") == "stream" else "bi")
+        if not weights.is_file():
+            return f"no shipped x{s} weights ({weights.name})"
     return None
 
 
@@ -327,7 +385,7 @@ def make_node(method: str, s: int, w: int, h: int, pix_fmt: str, device: str = "
     from vproc.nodes.vsr import Vsr, VsrParams
 
     node = Vsr(VsrParams(**vsr_kwargs(method, s)), device, "vsr")
-    node.open(StreamInfo(w, h, pix_fmt, TB, rate=Fraction(RATE), device=device))
+    node.open(StreamInfo(w, h, pix_fmt, TB, rate=Fraction(RATE), device=device, codec=SOURCE_CODEC))
     return node
 
 
@@ -450,7 +508,7 @@ def speed(methods: list[str], n: int, cuda: bool) -> dict:
             elif m == "lanczos":
                 _, t = run_lanczos(rgbs, s)
                 row[METHODS[m]] = len(rgbs) / t
-            elif m in VPROC and m != "net-adapt" and not availability(m, s):  # adapt: a one-off cost, not a rate
+            elif m in VPROC and not m.endswith("adapt") and not availability(m, s):  # adapt: a one-off cost, not a rate
                 for fmt in ("yuv420p", "rgbpf32"):
                     row[f"{METHODS[m]} ({fmt})"] = vproc_fps(m, rgbs, s, fmt)
         out["cpu"][label] = row
@@ -464,7 +522,7 @@ def speed(methods: list[str], n: int, cuda: bool) -> dict:
             for label, w, h, s in GPU_SIZES:
                 rgbs = speed_inputs(w, h, n)
                 out["cuda"][label] = {f"{METHODS[m]} (yuv420p)": vproc_fps_cuda(m, rgbs, s)
-                                      for m in methods if m in VPROC and m != "net-adapt" and not availability(m, s)}
+                                      for m in methods if m in VPROC and not m.endswith("adapt") and not availability(m, s)}
     return out
 
 
@@ -560,13 +618,102 @@ def targets(report: dict, full: bool, s: int) -> list[dict]:
     return out
 
 
+def runner(m: str, vsr_format: str):
+    return {"opencv": run_opencv, "matlab": run_matlab, "lanczos": run_lanczos,
+            "bicubic": run_bicubic}.get(m) or run_vproc(m, vsr_format)
+
+
+def run_methods(methods: list[str], lr: dict, gt: dict, s: int, vsr_format: str, unavailable: dict) -> dict:
+    """``{table name: evaluate(...)}`` of every method on the LR frames ``lr``."""
+    results = {}
+    for m in methods:
+        name = METHODS[m]
+        if unavailable.get(m):
+            results[name] = {"unavailable": f"not available in this build ({unavailable[m]})"}
+            continue
+        run = runner(m, vsr_format)
+        try:
+            if m in VPROC:
+                run([f for f in lr[SEQUENCES[0]][:3]], s)  # warm-up: numba compiled, not timed
+            results[name] = evaluate(run, lr, gt, s)
+        except Exception as exc:
+            if m == "flow" or m not in VPROC:
+                raise
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}  # a net that does not run yet
+        if m in VPROC:
+            results[name]["setting"] = f"{vsr_kwargs(m, s)}, frames {vsr_format}"
+    return results
+
+
+def compressed(args, methods: list[str], unavailable: dict, gt: dict, lr: dict, s: int) -> dict:
+    """The ``--compressed`` protocol (module docstring): tables per CRF, averages, targets."""
+    global SOURCE_CODEC
+    SOURCE_CODEC = "h264"
+    per_crf = {}
+    for crf in args.crfs:
+        coded = {q: x264_round_trip(fs, crf) for q, fs in lr.items()}
+        res = run_methods(methods, coded, gt, s, args.vsr_format, unavailable)
+        per_crf[crf] = res
+        ref = res.get(METHODS["lanczos"], {}).get("psnr_y")
+        print(f"\n### Vid4 x{s} BI, then libx264 crf {crf} (preset medium), Y-PSNR (dB) / Y-SSIM, {s} border pixels cropped\n")
+        print("| method | " + " | ".join(SEQUENCES) + " | average | dB over FFmpeg lanczos | fps (Vid4, CPU) |")
+        print("|---|" + "---:|" * (len(SEQUENCES) + 3))
+        for name, r in res.items():
+            label = {"vproc net": "vproc net (clean)", "vproc net+adapt": "vproc net (clean)+adapt"}.get(name, name)
+            if "psnr_y" not in r:
+                print(f"| {label}: {r.get('unavailable') or 'failed: ' + r.get('error', '')} | "
+                      + " | ".join("-" for _ in SEQUENCES) + " | - | - | - |")
+                continue
+            seqs = " | ".join(cell(r["sequences"][q]) for q in SEQUENCES)
+            dp = "-" if ref is None else f"{r['psnr_y'] - ref:+.2f}"
+            fps = "-" if r["fps"] is None else f"{r['fps']:.1f}"
+            print(f"| {label} | {seqs} | {cell(r)} | {dp} | {fps} |")
+        sys.stdout.flush()
+    out = {"per_crf": per_crf, "targets": []}
+    lanczos = METHODS["lanczos"]
+    crfs = [c for c in TARGET_CRFS if c in per_crf]
+    if crfs:
+        print(f"\n### average over crf {', '.join(map(str, crfs))}: Y-PSNR, dB over FFmpeg lanczos\n")
+        print("| method | Y-PSNR | dB over lanczos |")
+        print("|---|---:|---:|")
+        means = {}
+        for name in per_crf[crfs[0]]:
+            vals = [per_crf[c][name].get("psnr_y") for c in crfs]
+            if None not in vals:
+                means[name] = float(np.mean(vals))
+        for name, v in means.items():
+            print(f"| {name} | {v:.2f} | {v - means.get(lanczos, v):+.2f} |")
+        stream = means.get(METHODS["net-stream"])
+        need = STREAM_GAIN.get(s)
+        if need is not None and lanczos in means:
+            out["targets"].append({
+                "target": f"vproc net (stream) >= FFmpeg lanczos + {need} dB at x{s}, averaged over crf {', '.join(map(str, crfs))}",
+                "met": None if stream is None else stream - means[lanczos] >= need,
+                "value": "not run" if stream is None else f"{stream - means[lanczos]:+.2f} dB"})
+    worst = []
+    for crf, res in per_crf.items():
+        ref = res.get(lanczos, {}).get("psnr_y")
+        for name, r in res.items():
+            if ref is not None and name.startswith("vproc") and "psnr_y" in r:
+                worst.append((r["psnr_y"] - ref, name, crf))
+    if worst:
+        gap, name, crf = min(worst)
+        out["targets"].append({"target": "no vproc method below FFmpeg lanczos at any crf", "met": gap >= 0,
+                               "value": f"worst {name} at crf {crf}: {gap:+.2f} dB"})
+    return out
+
+
 def main() -> None:
     global ADAPT_STEPS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=0, help="first N frames of each Vid4 sequence (default 0: all)")
     ap.add_argument("--scale", type=int, default=4, choices=[2, 3, 4])
-    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS),
-                    help="methods to run (default: all; vproc net rows only where this build has them)")
+    ap.add_argument("--methods", nargs="+", choices=list(METHODS),
+                    help="methods to run (default: the protocol's: %s; with --compressed: %s; vproc net rows "
+                         "only where this build has their weights)" % (" ".join(CLEAN_METHODS), " ".join(COMPRESSED_METHODS)))
+    ap.add_argument("--compressed", action="store_true",
+                    help="the compressed-Vid4 protocol: the BI LR frames through libx264 at --crfs first")
+    ap.add_argument("--crfs", nargs="+", type=int, default=[18, 23, 28, 33], help="--compressed: x264 CRFs (default: %(default)s)")
     ap.add_argument("--vsr-format", default="rgbpf32", choices=["rgbpf32", "yuv444p"],
                     help="frame format the vproc node gets on Vid4 (default: %(default)s)")
     ap.add_argument("--speed-frames", type=int, default=30, help="frames per speed measurement (0: no speed)")
@@ -582,7 +729,8 @@ def main() -> None:
                  "it is not there, so there is nothing to measure")
     s = args.scale
     ADAPT_STEPS = args.adapt_steps
-    methods = [m for m in METHODS if m in args.methods]
+    chosen = args.methods or (COMPRESSED_METHODS if args.compressed else CLEAN_METHODS)
+    methods = [m for m in METHODS if m in chosen]
     unavailable = {m: availability(m, s) for m in methods if m in VPROC}
     runnable = [m for m in methods if not unavailable.get(m)]
 
@@ -596,30 +744,29 @@ def main() -> None:
     if not check < BI_CHECK_TOLERANCE:
         sys.exit(f"BI check failed: {check:.3g} >= {BI_CHECK_TOLERANCE} code values")
 
-    results = {}
-    for m in methods:
-        name = METHODS[m]
-        if unavailable.get(m):
-            results[name] = {"unavailable": f"not available in this build ({unavailable[m]})"}
-            continue
-        if m == "opencv":
-            run = run_opencv
-        elif m == "matlab":
-            run = run_matlab
-        elif m == "lanczos":
-            run = run_lanczos
-        else:
-            run = run_vproc(m, args.vsr_format)
-        try:
-            if m in VPROC:
-                run([f for f in lr[SEQUENCES[0]][:3]], s)  # warm-up: numba compiled, not timed
-            results[name] = evaluate(run, lr, gt, s)
-        except Exception as exc:
-            if m == "flow" or m not in VPROC:
-                raise
-            results[name] = {"error": f"{type(exc).__name__}: {exc}"}  # a net that does not run yet
-        if m in VPROC:
-            results[name]["setting"] = f"{vsr_kwargs(m, s)}, frames {args.vsr_format}"
+    if args.compressed:
+        n = sum(len(fs) for fs in gt.values())
+        print(f"\nvsr --compressed: Vid4 GT, {'all' if not args.frames else f'first {args.frames}'} frames each "
+              f"({n} frames); LR by MATLAB imresize 1/{s}, then libx264 at crf {', '.join(map(str, args.crfs))}; "
+              f"vproc on {args.vsr_format} frames; {os.cpu_count()} CPU cores"
+              + ("" if load is None else f", 1-minute load average {load:.2f} at the start"))
+        report = {"config": {"scale": s, "frames": {q: len(fs) for q, fs in gt.items()}, "crfs": args.crfs,
+                             "methods": methods, "vsr_format": args.vsr_format, "cpu_cores": os.cpu_count(),
+                             "load_average_1min_at_start": load}}
+        report.update(compressed(args, methods, unavailable, gt, lr, s))
+        print("\ntargets (issue 16):")
+        for t in report["targets"]:
+            verdict = "not checked" if t["met"] is None else "met" if t["met"] else "NOT met"
+            print(f"- {t['target']}: {verdict} ({t['value']})")
+        report["seconds"] = time.perf_counter() - t_start
+        print(f"\nrun time {report['seconds']:.0f} s")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(report, indent=1))
+            print(f"numbers: {args.json}")
+        return
+
+    results = run_methods(methods, lr, gt, s, args.vsr_format, unavailable)
 
     report = {
         "config": {"scale": s, "frames": {q: len(fs) for q, fs in gt.items()},

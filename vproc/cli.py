@@ -551,7 +551,9 @@ def train_lowlight(data: Optional[Path] = typer.Option(None, "--data", help="dat
 
 @train_app.command("vsr")
 def train_vsr(scale: int = typer.Option(..., "--scale", help="upscaling factor: 2 or 4 (3 also works)"),
-              degradation: str = typer.Option("bi", "--degradation", help="bi (MATLAB imresize bicubic) or bd (Gaussian blur sigma 1.6, then subsample)"),
+              degradation: str = typer.Option("bi", "--degradation", help="bi (MATLAB imresize bicubic), bd (Gaussian blur sigma 1.6, then subsample) or stream (bi, then a real x264/x265/VP9/AV1 encoding at CRF 18-35)"),
+              init: Optional[str] = typer.Option(None, "--init", help="start from these weights (a shipped name such as vsrnet_x2_bi.pt, or a path): fine-tuning"),
+              lr: Optional[float] = typer.Option(None, "--lr", help="peak learning rate of the cosine schedule (default: the recipe's, 1e-3)"),
               steps: Optional[int] = typer.Option(None, "--steps", help="training steps (default: the recipe's)"),
               data: Optional[Path] = typer.Option(None, "--data", help="data folder with train/ and the videos (default: ../shared/data next to the repository; Vid4 is never read)"),
               out: Optional[Path] = typer.Option(None, "--out", help="weights file (default: vproc/weights/vsrnet_x<scale>_<degradation>.pt); settings and loss curve go next to it as .json"),
@@ -568,14 +570,19 @@ def train_vsr(scale: int = typer.Option(..., "--scale", help="upscaling factor: 
         raise ConfigError(f"vsr training data folder not found: {data}")
     if scale not in (2, 3, 4):
         raise ConfigError(f"--scale must be 2, 3 or 4 (got {scale})")
-    if degradation not in ("bi", "bd"):
-        raise ConfigError(f"--degradation must be bi or bd (got {degradation!r})")
+    if degradation not in ("bi", "bd", "stream"):
+        raise ConfigError(f"--degradation must be bi, bd or stream (got {degradation!r})")
     import time
 
     from .models import vsrnet
     from .training import vsr as training
 
-    settings = training.Settings(scale=scale, degradation=degradation, radius=radius, causal=causal)
+    if init is not None and not training.init_path(init).is_file():
+        raise ConfigError(f"--init weights not found: {init}")
+    if lr is not None and not 0 < lr <= 0.1:
+        raise ConfigError(f"--lr must be within (0, 0.1] (got {lr})")
+    settings = training.Settings(scale=scale, degradation=degradation, radius=radius, causal=causal, init=init or "",
+                                 **({"lr": lr} if lr is not None else {}))
     weights = out if out is not None else vsrnet.default_weights(scale, degradation)
     t0 = time.perf_counter()
 
@@ -583,7 +590,12 @@ def train_vsr(scale: int = typer.Option(..., "--scale", help="upscaling factor: 
         if step == 1 or step % 100 == 0 or step == total:
             typer.echo(f"step {step:>6}/{total}  loss {loss:.5f}  {time.perf_counter() - t0:7.1f}s", err=True)
 
-    summary = training.train(scale, degradation, steps, data, weights, seed, report, settings=settings, resume=resume)
+    def pool_report(done: int, total: int) -> None:
+        if done == 1 or done % 100 == 0 or done == total:
+            typer.echo(f"coded pool {done:>5}/{total}  {time.perf_counter() - t0:7.1f}s", err=True)
+
+    summary = training.train(scale, degradation, steps, data, weights, seed, report, settings=settings, resume=resume,
+                             pool_report=pool_report)
     typer.echo(f"wrote {weights} ({summary['parameters']} parameters) in {summary['train_seconds']:.1f}s "
                f"(CPU time {summary['cpu_seconds']:.1f}s)", err=True)
     if evaluate:

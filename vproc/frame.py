@@ -56,6 +56,10 @@ class StreamInfo:
       of their field order (``"progressive"``, ``"tt"``, ``"bb"``, ``"tb"``, ``"bt"``; None:
       unknown). FFmpeg itself writes top-field-first frames as ``tb``: both ``tt`` and ``tb``
       mean the top field first in time (:attr:`top_field_first`).
+
+    ``codec``: FFmpeg's name of the codec the frames were decoded from (``"h264"``, ``"ffv1"``),
+    kept through the graph, so a node can tell a compressed stream's frames from clean ones
+    (``vsr``'s ``degradation: auto``); None for frames that were not decoded from a stream.
     """
 
     width: int
@@ -72,6 +76,7 @@ class StreamInfo:
     vflip: bool = False
     interlaced: bool = False
     field_order: str | None = None
+    codec: str | None = None
 
     def __post_init__(self):
         if self.width <= 0 or self.height <= 0:

@@ -223,6 +223,7 @@ class Source:
             vflip=vflip,
             interlaced=interlaced,
             field_order=field_order,
+            codec=cc.name,
         )
 
     def _peek(self, index: int) -> tuple[tuple[int, ...] | None, bool, HDRMetadata | None] | None:

@@ -5,7 +5,10 @@
 frames for its radius, or for a causal network the ``r + 1`` latest, the output frame last, which
 adds no latency: for live use; clamped at the clip's ends as below) goes through
 :class:`vproc.models.vsrnet.VSRNet` (weights from ``weights``, or the shipped
-``vproc/weights/vsrnet_x<scale>_<degradation>.pt``), in overlapping tiles when the frame is
+``vproc/weights/vsrnet_x<scale>_<degradation>.pt``: with ``degradation: auto``, the ``stream``
+weights, trained on real x264/x265/VP9/AV1 encodings, for frames the source decoded from a lossy
+delivery codec (StreamInfo.codec in :data:`STREAM_CODECS`), the clean ``bi`` ones otherwise),
+in overlapping tiles when the frame is
 larger than ``tile`` (:mod:`vproc.models.tiling`: memory bounded by the tile, stitched output
 equal to a whole-frame pass); chroma and RGB as step 4 below. ``adapt: N`` holds the first
 ``adapt_frames`` frames, fine-tunes the network on them for N steps
@@ -144,8 +147,10 @@ class VsrParams:
         "help": "flow: DIS optical flow preset; auto: medium on small frames, fast on large ones"})
     weights: str = field(default="", metadata={
         "help": "net: a weights file from 'vproc train vsr' (default: the shipped vsrnet_x<scale>_<degradation>.pt)"})
-    degradation: Literal["bi", "bd"] = field(default="bi", metadata={
-        "help": "net: the downscaling the shipped weights and adapt assume: bi (bicubic) or bd (blur, then subsample)"})
+    degradation: Literal["auto", "clean", "stream", "bi", "bd"] = field(default="auto", metadata={
+        "help": "net: which shipped weights: stream (trained on bicubic downscaling then real x264/x265/VP9/AV1 "
+                "encoding), clean or bi (bicubic only), bd (blur, then subsample); auto: stream for frames "
+                "decoded from a lossy delivery codec (H.264, HEVC, VP9, AV1, ...), where they are shipped, else bi"})
     adapt: int = field(default=0, metadata={
         "help": "net: before upscaling, fine-tune on the video's own frames downscaled (self-supervised) for "
                 "this many steps, 0..5000 (0: off); see adapt_frames"})
@@ -170,8 +175,8 @@ class VsrParams:
             raise ValueError(f"tolerance must be within 1..100 (got {self.tolerance})")
         if self.motion not in ("auto", "fast", "medium"):
             raise ValueError(f"motion must be auto, fast or medium (got {self.motion!r})")
-        if self.degradation not in ("bi", "bd"):
-            raise ValueError(f"degradation must be bi or bd (got {self.degradation!r})")
+        if self.degradation not in ("auto", "clean", "stream", "bi", "bd"):
+            raise ValueError(f"degradation must be auto, clean, stream, bi or bd (got {self.degradation!r})")
         if not 0 <= self.adapt <= 5000:
             raise ValueError(f"adapt must be within 0..5000 steps (got {self.adapt})")
         if self.adapt and self.method != "net":
@@ -180,6 +185,28 @@ class VsrParams:
             raise ValueError(f"adapt_frames must be within 2..1000 (got {self.adapt_frames})")
         if self.tile and not 32 <= self.tile <= 4096:
             raise ValueError(f"tile must be 0 (auto) or within 32..4096 (got {self.tile})")
+
+
+#: Lossy delivery codecs (FFmpeg's names): frames decoded from them carry blocking, ringing and
+#: smeared texture, for which ``degradation: auto`` picks the ``stream`` weights.
+STREAM_CODECS = frozenset({
+    "h264", "hevc", "vvc", "vp8", "vp9", "av1", "mpeg4", "mpeg2video", "mpeg1video", "h263", "h263p",
+    "msmpeg4v2", "msmpeg4v3", "wmv1", "wmv2", "wmv3", "vc1", "theora", "flv1", "rv40", "mjpeg",
+})
+
+
+def weights_degradation(degradation: str, scale: int, codec: str | None) -> str:
+    """The shipped weights' degradation for the node's ``degradation`` on frames decoded from
+    ``codec``: ``auto`` is ``stream`` for :data:`STREAM_CODECS` when weights for ``scale`` are
+    shipped, else ``bi``; ``clean`` is ``bi``; the others are themselves."""
+    from ..models import vsrnet
+
+    if degradation == "clean":
+        return "bi"
+    if degradation == "auto":
+        stream = codec in STREAM_CODECS and vsrnet.default_weights(scale, "stream").is_file()
+        return "stream" if stream else "bi"
+    return degradation
 
 
 @register("vsr")
@@ -244,10 +271,11 @@ class Vsr(TemporalNode):
         from ..training.adapt import MIN_CROP, crop_size
 
         p = self.params
-        path = Path(p.weights) if p.weights else vsrnet.default_weights(p.scale, p.degradation)
+        self.degradation = weights_degradation(p.degradation, p.scale, info.codec)
+        path = Path(p.weights) if p.weights else vsrnet.default_weights(p.scale, self.degradation)
         if not p.weights and not path.is_file():
-            raise ConfigError(f"vsr: no shipped weights for x{p.scale} ({p.degradation}): {path.name}; train them "
-                              f"with 'vproc train vsr --scale {p.scale} --degradation {p.degradation}' or set weights:")
+            raise ConfigError(f"vsr: no shipped weights for x{p.scale} ({self.degradation}): {path.name}; train them "
+                              f"with 'vproc train vsr --scale {p.scale} --degradation {self.degradation}' or set weights:")
         self.torch_device = "cuda" if self.device == "cuda" else "cpu"
         net = vsrnet.load(path, self.torch_device)
         if net.scale != p.scale:
@@ -265,9 +293,12 @@ class Vsr(TemporalNode):
 
     @property
     def summary(self) -> dict:
-        """Scene cuts seen, and with ``adapt`` what the adaptation did (steps, seconds, the
-        self-supervised PSNR before and after)."""
+        """Scene cuts seen, the ``net`` method's weights (their degradation, or the file set), and
+        with ``adapt`` what the adaptation did (steps, seconds, the self-supervised PSNR before
+        and after)."""
         out = {"cuts": self.cuts} if hasattr(self, "cuts") else {}
+        if self.net is not None:
+            out["weights"] = self.params.weights or self.degradation
         if self.adapt_stats is not None:
             out["adapt"] = self.adapt_stats
         return out
@@ -305,7 +336,9 @@ class Vsr(TemporalNode):
         for f in held:
             y = self._luma_of(f)
             lumas.append(y.get() if devices.is_cupy(y) else y)
-        self.adapt_stats = adapt(self.net, lumas, self.params.adapt, degradation=self.params.degradation,
+        # (stream weights adapt on bicubic-downscaled pairs: their spatial model; not re-encoded)
+        self.adapt_stats = adapt(self.net, lumas, self.params.adapt,
+                                 degradation="bi" if self.degradation == "stream" else self.degradation,
                                  device=self.torch_device)
         out = []
         for f in held:

@@ -14,6 +14,18 @@ target, degraded to the low-res (LR) input by the benchmark's model (:func:`degr
   border, then every ``s``-th pixel from ``s // 2`` (MATLAB ``imresize(..., 'nearest')``, the BD
   scripts of the literature, e.g. BasicSR's).
 
+- ``stream``: ``bi``, rounded to 8 bits, then a real encoding and decoding
+  (:mod:`vproc.training.codec`: x264, x265, VP9 or AV1 at a CRF drawn from ``crf_min..crf_max``,
+  their usual GOPs with I, P and B frames, sometimes noise before encoding): the compressed-Vid4
+  protocol of compression-aware VSR (COMISR), what a stream decoded by vproc looks like. Encoding
+  every training sample would cost more than the step itself, so a pool of ``pool`` clips of
+  ``pool_frames`` frames and ``pool_lr`` LR pixels square is made once, before the first step,
+  from its own generator (seeded from ``seed``: a resumed run rebuilds the same pool), each clip
+  with its own codec and quality; every batch then takes ``window``-frame, ``lr_crop``-pixel
+  crops of random pool clips at random times and places (so the centre frame is an I, P or B
+  frame, at any offset to the codec's block grid), flipped and transposed alike in LR and HR.
+  ``init`` starts from trained weights (the clean ``bi`` ones: fine-tuning, far fewer steps).
+
 The LR frames are rounded to 8-bit levels (benchmark inputs are 8-bit files). Everything is on
 the luma (BT.601 ``Y`` of :func:`vproc.metrics.rgb_to_y`, divided by 255: 16/255..235/255).
 
@@ -61,6 +73,7 @@ from ..kernels.blur import gaussian_kernel
 from ..kernels.vsr import degradation_taps
 from ..models import vsrnet
 from ..io.target import check_writable
+from . import codec
 
 #: ``../shared/data`` next to the repository (where the project keeps its data, never committed).
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -70,7 +83,9 @@ VIDEOS = ("openpose_video/video.avi", "vtest_480p/vtest.avi")
 HELD_OUT = {"train/General100": ("im_1.bmp", "im_10.bmp", "im_100.bmp"),
             "train/BSDS200": ("100075.jpg", "100080.jpg", "100098.jpg")}
 IMAGE_SUFFIXES = (".bmp", ".jpg", ".jpeg", ".png")
-DEGRADATIONS = ("bi", "bd")
+DEGRADATIONS = ("bi", "bd", "stream")
+#: ``evaluate`` of ``stream`` weights: x264 at these CRFs, clip by clip in turn.
+STREAM_EVAL_CRFS = (23, 28)
 BD_SIGMA = 1.6
 BD_TAPS = 13
 THREADS = 2
@@ -101,12 +116,26 @@ class Settings:
     video_fraction: float = 0.25
     video_frames: int = 200
     video_stride: int = 2
+    init: str = ""  # weights to start from ("" : random); a path relative to vproc/weights or absolute
+    # degradation "stream" (module docstring):
+    codecs: str = "x264:0.55,x265:0.2,vp9:0.15,av1:0.1"
+    crf_min: int = 18
+    crf_max: int = 35
+    codec_noise: float = 2.0
+    pool: int = 1500
+    pool_frames: int = 9
+    pool_lr: int = 64
 
     def __post_init__(self):
         if self.scale not in vsrnet.SCALES:
             raise ConfigError(f"scale must be one of {', '.join(map(str, vsrnet.SCALES))} (got {self.scale})")
         if self.degradation not in DEGRADATIONS:
-            raise ConfigError(f"degradation must be bi or bd (got {self.degradation!r})")
+            raise ConfigError(f"degradation must be one of {', '.join(DEGRADATIONS)} (got {self.degradation!r})")
+        if self.degradation == "stream":
+            self.codec_mix()  # a bad codec list fails here, before any data is read
+            if self.pool < 1 or self.pool_frames < self.window or self.pool_lr < max(self.lr_crop, codec.MIN_SIDE):
+                raise ConfigError(f"stream pool: need pool >= 1, pool_frames >= the window ({self.window}) and "
+                                  f"pool_lr >= lr_crop and >= {codec.MIN_SIDE} (got {self.pool}, {self.pool_frames}, {self.pool_lr})")
         if self.steps < 1:
             raise ConfigError(f"steps must be >= 1 (got {self.steps})")
         if self.batch < 1 or self.lr_crop < 8:
@@ -120,17 +149,26 @@ class Settings:
     def center(self) -> int:
         return self.radius
 
+    def codec_mix(self) -> codec.CodecMix:
+        """The ``stream`` degradation's codecs, qualities and noise."""
+        try:
+            weights = tuple((name, float(w)) for name, w in (part.split(":") for part in self.codecs.split(",")))
+        except ValueError:
+            raise ConfigError(f"codecs must read like x264:0.6,vp9:0.4 (got {self.codecs!r})") from None
+        return codec.CodecMix(weights, (self.crf_min, self.crf_max), self.codec_noise)
+
 
 # -- degradation -----------------------------------------------------------------------------------
 
 
 def degradation_filter(scale: int, degradation: str) -> np.ndarray:
-    """The 1-D float32 taps of the blur before sampling (tap ``n // 2`` on the output pixel)."""
-    if degradation == "bi":
+    """The 1-D float32 taps of the blur before sampling (tap ``n // 2`` on the output pixel);
+    ``stream`` downscales as ``bi`` does (the codec comes after)."""
+    if degradation in ("bi", "stream"):
         return np.array(degradation_taps(scale), np.float32)  # a writable copy
     if degradation == "bd":
         return np.array(gaussian_kernel(BD_TAPS, BD_SIGMA), np.float32)
-    raise ConfigError(f"degradation must be bi or bd (got {degradation!r})")
+    raise ConfigError(f"degradation must be one of {', '.join(DEGRADATIONS)} (got {degradation!r})")
 
 
 def degrade(hr: torch.Tensor, scale: int, degradation: str = "bi") -> torch.Tensor:
@@ -236,6 +274,65 @@ def make_pair(clips: np.ndarray, s: Settings) -> tuple[torch.Tensor, torch.Tenso
     return lr, hr[:, s.center:s.center + 1].clone()
 
 
+def augment_pair(lr: np.ndarray, hr: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`augment` applied alike to an LR clip ``(T, h, w)`` and its HR frame ``(H, W)``."""
+    if rng.random() < 0.5:
+        lr, hr = lr[:, :, ::-1], hr[:, ::-1]
+    if rng.random() < 0.5:
+        lr, hr = lr[:, ::-1], hr[::-1]
+    if rng.random() < 0.5:
+        lr, hr = lr.transpose(0, 2, 1), hr.T
+    return np.ascontiguousarray(lr), np.ascontiguousarray(hr)
+
+
+class CodedPool:
+    """The ``stream`` degradation's clips: HR clips from ``sample(s_pool, rng)``, each downscaled
+    (``bi``), rounded and put through one drawn encoding (module docstring); kept as uint8."""
+
+    def __init__(self, sample: Callable, s: Settings, rng: np.random.Generator,
+                 report: Callable[[int, int], None] | None = None):
+        from dataclasses import replace
+
+        mix = s.codec_mix()
+        available = mix.available()
+        wide = replace(s, radius=(s.pool_frames - 1) // 2, causal=False, lr_crop=s.pool_lr)
+        self.hr, self.lr, self.codings = [], [], []
+        for i in range(s.pool):
+            clip = torch.from_numpy(np.ascontiguousarray(sample(wide, rng)[:s.pool_frames]))
+            t, hh, ww = clip.shape
+            lr = quantize(degrade(clip.reshape(t, 1, hh, ww), s.scale, "bi"))[:, 0].numpy()
+            lr8 = np.rint(lr * 255).astype(np.uint8)
+            name, crf, sigma = codec.draw(mix, rng, available)
+            self.lr.append(codec.encode_decode(lr8, name, crf, noise=sigma, rng=rng))
+            self.hr.append(np.rint(clip.numpy() * 255).astype(np.uint8))
+            self.codings.append((name, crf, sigma))
+            if report is not None:
+                report(i + 1, s.pool)
+
+    def counts(self) -> dict[str, int]:
+        """Clips per codec."""
+        out: dict[str, int] = {}
+        for name, _, _ in self.codings:
+            out[name] = out.get(name, 0) + 1
+        return out
+
+    def batch(self, s: Settings, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        lrs, hrs = [], []
+        for _ in range(s.batch):
+            j = int(rng.integers(len(self.lr)))
+            t0 = int(rng.integers(0, s.pool_frames - s.window + 1))
+            y, x = (int(v) for v in rng.integers(0, s.pool_lr - s.lr_crop + 1, 2))
+            c, k = s.lr_crop, s.scale
+            lr = self.lr[j][t0:t0 + s.window, y:y + c, x:x + c]
+            hr = self.hr[j][t0 + s.center, k * y:k * (y + c), k * x:k * (x + c)]
+            lr, hr = augment_pair(lr, hr, rng)
+            lrs.append(lr)
+            hrs.append(hr)
+        lr = torch.from_numpy(np.stack(lrs).astype(np.float32) / 255.0)[:, :, None]
+        hr = torch.from_numpy(np.stack(hrs).astype(np.float32) / 255.0)[:, None]
+        return lr, hr
+
+
 def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
 
@@ -270,6 +367,7 @@ class TrainingData:
 
     def __init__(self, root: str | Path | None, s: Settings, images: Sequence[np.ndarray] | None = None):
         self.counts: dict[str, int] = {}
+        self.pool: CodedPool | None = None
         self.images: list[np.ndarray] = []
         self.videos: list[list[np.ndarray]] = []
         if images is not None:
@@ -295,14 +393,22 @@ class TrainingData:
         if not self.images and not self.videos:
             raise ConfigError(f"no training images or videos in {root}: expected {', '.join(IMAGE_SETS + VIDEOS)}")
 
+    def clip(self, s: Settings, rng: np.random.Generator) -> np.ndarray:
+        """One HR clip ``(window, H, W)``: a video's frames or an image moved (module docstring)."""
+        if self.videos and (not self.images or rng.random() < s.video_fraction):
+            return video_clip(self.videos[rng.integers(len(self.videos))], s, rng)
+        return synthetic_clip(self.images[rng.integers(len(self.images))], s, rng)
+
+    def coded_pool(self, s: Settings, report: Callable[[int, int], None] | None = None) -> None:
+        """Make the ``stream`` degradation's pool (from its own generator); batches use it after."""
+        self.pool = CodedPool(self.clip, s, np.random.default_rng([s.seed, 1]), report)
+        self.counts["pool"] = len(self.pool.lr)
+        self.counts.update({f"pool {name}": n for name, n in self.pool.counts().items()})
+
     def batch(self, s: Settings, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        clips = []
-        for _ in range(s.batch):
-            if self.videos and (not self.images or rng.random() < s.video_fraction):
-                clip = video_clip(self.videos[rng.integers(len(self.videos))], s, rng)
-            else:
-                clip = synthetic_clip(self.images[rng.integers(len(self.images))], s, rng)
-            clips.append(augment(clip, rng))
+        if s.degradation == "stream":
+            return self.pool.batch(s, rng)
+        clips = [augment(self.clip(s, rng), rng) for _ in range(s.batch)]
         return make_pair(np.stack(clips), s)
 
 
@@ -327,14 +433,16 @@ def train(scale: int = 4, degradation: str = "bi", steps: int | None = None, dat
           out: str | Path | None = None, seed: int = 0,
           report: Callable[[int, int, float], None] | None = None, *,
           settings: Settings | None = None, images: Sequence[np.ndarray] | None = None,
-          checkpoint_every: int = 500, resume: bool = True) -> dict:
+          checkpoint_every: int = 500, resume: bool = True,
+          pool_report: Callable[[int, int], None] | None = None) -> dict:
     """Train the network; save it at ``out`` (default :func:`vproc.models.vsrnet.default_weights`)
     as ``{"config", "state"}`` and the settings, loss curve and timings next to it (``.json``);
     returns that summary.
 
     ``settings`` (if given) replaces the defaults; ``scale``, ``degradation``, ``steps`` and ``seed``
     are applied on top of it. ``report(step, steps, loss)`` is called after every step.
-    ``images``: in-memory images replacing the data folder (tests).
+    ``images``: in-memory images replacing the data folder (tests). ``pool_report(done, total)``
+    is called as the ``stream`` degradation's pool is made.
 
     Every ``checkpoint_every`` steps the whole state (weights, optimiser, schedule, the data
     generator's state, the loss history) goes to :func:`checkpoint_path` (``out`` + ``.ckpt``),
@@ -356,10 +464,18 @@ def train(scale: int = 4, degradation: str = "bi", steps: int | None = None, dat
     torch.use_deterministic_algorithms(True)
     t0, c0 = time.perf_counter(), time.process_time()
     dataset = TrainingData(None if images is not None else (data if data is not None else DEFAULT_DATA), s, images)
+    if s.degradation == "stream":
+        dataset.coded_pool(s, pool_report)
     t_load = time.perf_counter() - t0
     rng = np.random.default_rng(s.seed)
     torch.manual_seed(s.seed)
-    model = build(s).to(memory_format=torch.channels_last)
+    model = build(s)
+    if s.init:
+        start = vsrnet.load(init_path(s.init))
+        if start.config != model.config:
+            raise ConfigError(f"init weights {s.init} are a {start.config} network; this run builds {model.config}")
+        model.load_state_dict(start.state_dict())
+    model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=s.lr)
     floor = s.lr_min / s.lr
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -425,6 +541,12 @@ def train(scale: int = 4, degradation: str = "bi", steps: int | None = None, dat
     return summary
 
 
+def init_path(init: str) -> Path:
+    """``Settings.init`` as a file: a shipped weights name (``vsrnet_x2_bi.pt``) or a path."""
+    path = Path(init)
+    return path if path.is_absolute() or path.exists() else vsrnet.WEIGHTS_DIR / path
+
+
 def _save_atomic(obj, path: Path) -> None:
     tmp = path.with_name(path.name + ".partial")
     torch.save(obj, tmp)
@@ -464,15 +586,23 @@ def evaluate(model: vsrnet.VSRNet, degradation: str = "bi", root: str | Path | N
              seed: int = 1234) -> dict:
     """Mean Y-PSNR of ``model`` and of bicubic (torch, a = -0.75 as OpenCV's INTER_CUBIC) on fixed
     synthetic clips (``lr_size`` LR pixels square, the default motion) from the held-out images
-    (or ``images``), ``scale`` border pixels cropped, the output rounded to 8 bits."""
+    (or ``images``), ``scale`` border pixels cropped, the output rounded to 8 bits. ``stream``:
+    the LR clips (at least 64 pixels square) through libx264 at the CRFs of
+    :data:`STREAM_EVAL_CRFS` in turn."""
     s = Settings(scale=model.scale, degradation=degradation, radius=model.radius, causal=model.causal)
     imgs = list(images) if images is not None else held_out_images(root)
     imgs = [luma(i) if i.ndim == 3 else i for i in imgs]
     if not imgs:
         raise ConfigError(f"no held-out images for the vsr evaluation under {root or DEFAULT_DATA}")
+    if degradation == "stream":
+        lr_size = max(lr_size, codec.MIN_SIDE)
     rng = np.random.default_rng(seed)
     clips = np.stack([synthetic_clip(img, s, rng, hr=s.scale * lr_size) for img in imgs for _ in range(clips_per_image)])
     lr, hr = make_pair(clips, s)
+    if degradation == "stream":  # BI, then x264 at each of STREAM_EVAL_CRFS in turn
+        coded = [codec.encode_decode(np.rint(lr[k, :, 0].numpy() * 255).astype(np.uint8), "x264",
+                                     STREAM_EVAL_CRFS[k % len(STREAM_EVAL_CRFS)]) for k in range(len(clips))]
+        lr = torch.from_numpy(np.stack(coded).astype(np.float32) / 255.0)[:, :, None]
     model.eval()
     net, bic = [], []
     for k in range(len(clips)):
