@@ -28,7 +28,9 @@ and level (``--seed``), frame after frame, on the clean 8-bit RGB frames:
   converted as below, encoded with the bundled FFmpeg's libx264 (``-preset medium -crf N``, its
   default GOP with B-frames, 4:2:0 or 4:4:4 as ``--pix-fmt``) and decoded again: noise that went
   through a codec, as streams carry it. ``corr+crf23`` is the held-out camera-noise protocol of
-  issue 16.
+  issue 16. The frames are decoded by vproc's own source (PyAV), which also gives vproc each
+  frame's H.264 quantiser (``Frame.meta["h264_qp"]``), as it does when it decodes a file; the
+  peers get the same pixels.
 
 Every method then receives the same bytes: the noisy RGB frames (decoded again after x264 for
 the ``+crf`` levels) of a sequence converted once, by
@@ -80,7 +82,7 @@ used for every sequence. vproc gets no such tuning: it estimates the noise itsel
 (``strength: auto``). The chosen settings are printed; ``--json`` has every setting tried.
 atadenoise's threshold ``a`` is capped at 0.3 by the filter itself.
 
-Targets (issue 4): vproc's Y-PSNR above every peer's at every level; the node at 1280x720 at 25
+Targets (issues 4 and 16): vproc's Y-PSNR above every peer's at every level; the node at 1280x720 at 25
 fps or more on the 2-core dev CPU; on a GPU (``--cuda``), 3840x2160 at 60 fps or more.
 """
 
@@ -192,19 +194,32 @@ def add_noise(rgb8: np.ndarray, level: str, rng: np.random.Generator) -> np.ndar
     return np.clip(np.rint(y), 0, 255).astype(np.uint8)
 
 
-def through_x264(frames: list[tuple[np.ndarray, ...]], pix_fmt: str, crf: int) -> list[tuple[np.ndarray, ...]]:
-    """Frames encoded by libx264 (preset medium, ``crf``) and decoded again, by the bundled FFmpeg."""
+class Coded(list):
+    """Decoded frames (plane tuples) and, per frame, the H.264 quantiser the decoder exported."""
+
+    qp: list[float | None]
+
+
+def through_x264(frames: list[tuple[np.ndarray, ...]], pix_fmt: str, crf: int) -> Coded:
+    """Frames encoded by libx264 (preset medium, ``crf``) with the bundled FFmpeg, and decoded
+    again by vproc's source (PyAV), which also reads each frame's QP (``Frame.meta["h264_qp"]``),
+    as it does for any H.264 file."""
+    from vproc.io.source import Source
+
     h, w = frames[0][0].shape
-    raw = ["-f", "rawvideo", "-pix_fmt", pix_fmt]
     with tempfile.TemporaryDirectory() as tmp:
         coded = Path(tmp) / "coded.mkv"
-        subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", *raw, "-s", f"{w}x{h}",
-                        "-r", str(RATE), "-i", "-", "-c:v", "libx264", "-preset", "medium", "-crf", str(crf),
-                        "-pix_fmt", pix_fmt, str(coded)],
+        subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", pix_fmt,
+                        "-s", f"{w}x{h}", "-r", str(RATE), "-i", "-", "-c:v", "libx264", "-preset", "medium",
+                        "-crf", str(crf), "-pix_fmt", pix_fmt, str(coded)],
                        input=b"".join(p.tobytes() for f in frames for p in f), capture_output=True, check=True)
-        out = subprocess.run([ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-i", str(coded), *raw, "-"],
-                             capture_output=True, check=True).stdout
-    got = split_frames(out, pix_fmt, w, h)
+        got = Coded()
+        got.qp = []
+        with Source(str(coded)) as src:
+            for item in src.items():
+                if isinstance(item, Frame):
+                    got.append(tuple(np.array(p) for p in item.planes))
+                    got.qp.append(item.meta.get("h264_qp"))
     if len(got) != len(frames):
         raise RuntimeError(f"x264 round trip returned {len(got)} frames for {len(frames)}")
     return got
@@ -329,7 +344,9 @@ def vproc_node(w: int, h: int, pix_fmt: str, device: str = "cpu"):
 def run_vproc(frames, pix_fmt: str):
     h, w = frames[0][0].shape
     node = vproc_node(w, h, pix_fmt)
-    inputs = [Frame(tuple(f), i * 1000 // RATE, TB, pix_fmt) for i, f in enumerate(frames)]
+    qps = getattr(frames, "qp", [None] * len(frames))  # H.264 levels: what vproc's source would attach
+    inputs = [Frame(tuple(f), i * 1000 // RATE, TB, pix_fmt, meta={} if qp is None else {"h264_qp": qp})
+              for i, (f, qp) in enumerate(zip(frames, qps))]
     outs, pts, spent = [], [], 0.0
 
     def keep(got):
@@ -639,7 +656,7 @@ def print_targets(report: dict, methods: list[str]) -> None:
     if "vproc" not in methods:
         print("(vproc not run: no targets to check)")
         return
-    print("\ntargets (issue 4):")
+    print("\ntargets (issues 4 and 16):")
     for level, rep in report["levels"].items():
         res = rep["results"]
         v = res[METHODS["vproc"]]["psnr_y"]

@@ -181,3 +181,23 @@ def test_avi_with_b_frames_gets_every_frame_on_the_dts_clock(tmp_path):
     assert len(times) == 40
     steps = {b - a for a, b in zip(times, times[1:])}
     assert steps == {Fraction(1, 10)}
+
+
+@pytest.mark.parametrize("crf", [18, 36])
+def test_h264_frames_carry_their_quantiser(tmp_path, crf):
+    """The decoder's exported QP (what denoise takes the coding error from): within H.264's
+    0..51, higher at a higher CRF; other codecs' frames carry none."""
+    clip = media.make_clip(tmp_path / f"q{crf}.mp4", seconds=0.4, audio=False, extra=("-crf", str(crf)))
+    with Source(str(clip)) as src:
+        frames, _ = read_all(src)
+    qps = [f.meta["h264_qp"] for f in frames]
+    assert len(qps) == 10 and all(0 <= q <= 51 for q in qps)
+    if crf == 36:
+        assert min(qps) > 30
+    else:
+        assert max(qps) < 30
+    lossless = tmp_path / "ffv1.mkv"
+    media.run_ffmpeg("-f", "lavfi", "-i", "testsrc2=s=64x48:r=10:d=0.3", "-c:v", "ffv1", str(lossless))
+    with Source(str(lossless)) as src:
+        frames, _ = read_all(src)
+    assert frames and all("h264_qp" not in f.meta for f in frames)

@@ -12,7 +12,7 @@ import pytest
 import vproc
 from vproc.errors import ConfigError
 from vproc.frame import Frame, StreamInfo
-from vproc.nodes.denoise import TEMPORAL_GAIN, Denoise, DenoiseParams
+from vproc.nodes.denoise import CODING_NOISE, TEMPORAL_GAIN, Denoise, DenoiseParams
 from vproc.params import build_params
 
 from .. import media
@@ -233,3 +233,18 @@ def test_keeps_each_frames_mean_brightness():
     out = run(make(), frames)
     for o, f in zip(out, frames):
         assert abs(o.planes[0].astype(np.float64).mean() - f[0].mean()) < 0.05
+
+
+def test_an_h264_frames_quantiser_sets_a_floor_under_sigma():
+    """Frames decoded from H.264 carry their QP; the coding error it implies is a floor under
+    sigma where the noise estimates see little (a clean picture through a coarse quantiser)."""
+    clean, _ = clip(6, 0.0)
+    node = make()
+    for i, planes in enumerate(clean):
+        node.process(Frame(tuple(planes), i * 2, Fraction(1, 50), "yuv420p", meta={"h264_qp": 34.0}))
+    floor = CODING_NOISE * 2 ** ((34.0 - 4) / 6)
+    assert node.last_estimate["coding"] == pytest.approx(floor)
+    assert node.last_estimate["spatial"][0] < floor / 2 and node.last["sigma"][0] == pytest.approx(floor, rel=0.01)
+    plain = make()
+    run(plain, clean)
+    assert plain.last_estimate["coding"] is None and plain.last["sigma"][0] < floor / 2

@@ -6,6 +6,7 @@ Decoded frames become Frames whose arrays are read-only numpy *views* of the dec
 
 from __future__ import annotations
 
+import struct
 from fractions import Fraction
 
 import av
@@ -32,6 +33,33 @@ def side_data_entries(side_data) -> list:
     types; before, iterating it yielded the entries."""
     values = getattr(side_data, "values", None)
     return list(values()) if callable(values) else list(side_data)
+
+
+def h264_qp(side_data) -> float | None:
+    """The mean quantiser (QP, 0..51, area-weighted over the macroblocks) of a frame an H.264
+    decoder exported its encoding parameters for (``export_side_data=venc_params``:
+    ``AV_FRAME_DATA_VIDEO_ENC_PARAMS`` of type H.264), or None."""
+    for sd in side_data_entries(side_data):
+        if "VIDEO_ENC_PARAMS" not in str(sd.type):
+            continue
+        raw = bytes(sd)
+        if len(raw) < 32:
+            return None
+        # AVVideoEncParams: unsigned nb_blocks; size_t blocks_offset, block_size; enum type; int32 qp
+        nb, offset, size = struct.unpack_from("<I4xQQ", raw, 0)
+        kind, qp = struct.unpack_from("<Ii", raw, 24)
+        if kind != _ENC_PARAMS_H264:
+            return None
+        if not nb or size < 20 or offset + nb * size > len(raw):
+            return float(qp)
+        # AVVideoBlockParams: int src_x, src_y, w, h; int32 delta_qp
+        blocks = np.ndarray((nb, size // 4), np.int32, raw, offset, (size, 4))[:, :5]
+        area = blocks[:, 2].astype(np.float64) * blocks[:, 3]
+        return float(qp + (blocks[:, 4] * area).sum() / area.sum()) if area.sum() > 0 else float(qp)
+    return None
+
+
+_ENC_PARAMS_H264 = 1  # AV_VIDEO_ENC_PARAMS_H264
 
 
 def color_info(obj, pix_fmt: str = "") -> ColorInfo:

@@ -48,7 +48,7 @@ import av
 from ..errors import ConfigError, MediaError
 from ..formats import FORMATS, fallback_format, get_format
 from ..frame import Frame, StreamInfo
-from .avframes import color_info, from_av
+from .avframes import color_info, from_av, h264_qp
 from .hdr import HDRMetadata
 from .streammeta import disposition_names
 from .target import STDIN_NAMES, is_sequence, sequence_files
@@ -157,6 +157,11 @@ class Source:
         # Files: frame + slice threads. Live: slice threads only (see live above).
         self.video.thread_type = "SLICE" if self.live else "AUTO"
         cc = best.codec_context
+        # 8-bit H.264: the decoder exports each frame's quantisers, which Frame.meta["h264_qp"]
+        # carries to the nodes (denoise takes the coding error's level from it).
+        self._export_qp = cc.name == "h264" and cc.format is not None and cc.format.name in _QP_FORMATS
+        if self._export_qp:
+            cc.options = {**cc.options, "export_side_data": "venc_params"}
         if not cc.width or not cc.height or cc.format is None:
             raise MediaError(f"input '{self.url}': video stream has no size or pixel format (is it complete?)")
         av_fmt = cc.format.name
@@ -377,11 +382,15 @@ class Source:
                 if HDRMetadata.from_side_data(avf.side_data) is not None:
                     log.warning("input '%s' has HDR10 metadata (mastering display, light level) that only its frames "
                                 "carry (not a local file); the output is written without it", self.url)
+            qp = h264_qp(avf.side_data) if self._export_qp else None
             if self._rotate is not None:
                 avf = self._rotate.push(avf)[0]  # transpose/flip/rotate: one frame out per frame in, no delay
             self._last_pts = avf.pts
             self.stats.frames += 1
-            yield from_av(avf, self._convert_to, self.info.time_base)
+            frame = from_av(avf, self._convert_to, self.info.time_base)
+            if qp is not None:
+                frame.meta["h264_qp"] = qp
+            yield frame
 
     def _decodes(self, packet: av.Packet) -> bool:
         """Whether a passthrough audio packet decodes (checked only when skipping errors).
@@ -451,6 +460,8 @@ def _packet_pts(packet: av.Packet) -> int | None:
 _PEEK_PACKETS = 256
 #: Inputs whose interlacing was reported already (once per process).
 _REPORTED: set[str] = set()
+#: Decoder formats whose H.264 quantisers are exported (8-bit: the QP scale Denoise is calibrated on).
+_QP_FORMATS = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "gray"})
 #: FFmpeg's AVFieldOrder values -> the names its ``-field_order`` option takes.
 _FIELD_ORDERS = {1: "progressive", 2: "tt", 3: "bb", 4: "tb", 5: "bt"}
 

@@ -41,7 +41,15 @@ noise of the same variance (fewer independent samples per patch), and the 3 x 3 
 less of it, so both need a larger sigma to act on it; the gain also undoes the temporal
 estimate's bias on moving white noise (up to -15 %, bilinear alignment). Measured on street
 clips that are not Vid4 (tests/nodes/test_denoise.py keeps the cases), sigma times 1.2 to 1.5
-is where PSNR peaks for white, Poisson-Gaussian and correlated noise alike. Estimates are taken
+is where PSNR peaks for white, Poisson-Gaussian and correlated noise alike. Frames decoded from 8-bit H.264 also carry their quantiser (the source has the decoder export
+it: ``Frame.meta["h264_qp"]``, the mean over the macroblocks), and sigma is at least
+``CODING_NOISE`` times its quantiser step ``2 ** ((QP - 4) / 6)``: what the codec did to the
+picture is error the estimates cannot see (a codec keeps noise partly as a pattern that stays
+from frame to frame where it skips blocks, and flattens it elsewhere), and the fusion and the
+Wiener pass reduce it too. Measured on the same street clips through libx264 (QP about 28, 33
+and 39 at crf 23, 28 and 33): PSNR peaks near sigma 4 at crf 28 and 33 on clean and on noisy
+input, and the estimates alone gave 0.1 to 2 there (+0.9 dB where sigma 9 gave +2.5 on noisy
+input, none on clean); 0.12 puts sigma at about 2, 3.4 and 7 for crf 23, 28 and 33. Estimates are taken
 on the first two frames (the first temporal one replaces the first frame's spatial-only value,
 before that frame is output) and every ``ESTIMATE_EVERY``-th frame after, and the variance is
 smoothed over time with an exponential moving average of time constant ``NOISE_SMOOTHING``
@@ -78,6 +86,9 @@ ESTIMATE_EVERY = 4
 NOISE_SMOOTHING = 1.0
 #: Sigma is at least this times the temporal estimate (module docstring).
 TEMPORAL_GAIN = 1.4
+#: Sigma is at least this times H.264's quantiser step ``2 ** ((QP - 4) / 6)`` of the frame (its
+#: mean QP, exported by the decoder: Frame.meta["h264_qp"]), in 8-bit codes (module docstring).
+CODING_NOISE = 0.12
 #: No temporal estimate where more than this fraction of the frame is not explained by the one
 #: before it (FlowWindow.mismatch): a scene cut, whose difference is not noise.
 CUT_MISMATCH = 0.3
@@ -162,7 +173,7 @@ class Denoise(TemporalNode):
         self._seen = 0
         #: The last estimate's parts (``strength: auto``), for tests and diagnostics: sigma
         #: per plane in 8-bit codes, ``temporal`` None where there was no frame before it.
-        self.last_estimate: dict = {"spatial": None, "temporal": None}
+        self.last_estimate: dict = {"spatial": None, "temporal": None, "coding": None}
         #: The last frame's numbers, for tests and diagnostics: ``sigma`` per plane (8-bit
         #: codes), ``neighbours`` fused.
         self.last: dict = {}
@@ -173,7 +184,7 @@ class Denoise(TemporalNode):
         xp = np if frame.device == "cpu" else devices.cupy()
         planes = [xp.multiply(p, np.float32(1.0 / self.scale), dtype=np.float32) for p in frame.planes]
         self.motion.add(id(frame), planes[0])
-        self._records[id(frame)] = _Record(planes, self._noise(planes, id(frame), frame.time))
+        self._records[id(frame)] = _Record(planes, self._noise(planes, frame))
         out = super().process(frame)
         held = {id(f) for f in self._held}
         for key in [k for k in self._records if k not in held]:
@@ -187,16 +198,16 @@ class Denoise(TemporalNode):
         self.motion.reset()
         return out
 
-    def _noise(self, planes, key, time) -> list[float]:
+    def _noise(self, planes, frame: Frame) -> list[float]:
         """The noise variance per plane for this frame: fixed, or estimated and smoothed."""
         if self.fixed_var is not None:
             return [self.fixed_var] * len(planes)
         first_pair = self._seen == 1
         if self._seen % ESTIMATE_EVERY == 0 or first_pair:
-            sigma = self._estimate(planes, key)
+            sigma = self._estimate(planes, id(frame), frame.meta.get("h264_qp"))
             if first_pair and self.last_estimate["temporal"] is not None:
                 self._var.reset()  # the first frame's spatial-only value gives way (docstring)
-            self._var.update((sigma / 255.0) ** 2, time)
+            self._var.update((sigma / 255.0) ** 2, frame.time)
             if first_pair:
                 for rec in self._records.values():  # not output yet: latency is radius >= 1 frames
                     rec.var = self._floored()
@@ -206,9 +217,10 @@ class Denoise(TemporalNode):
     def _floored(self) -> list[float]:
         return [max(float(v), MIN_SIGMA ** 2) for v in self._var.value]
 
-    def _estimate(self, planes, key) -> np.ndarray:
-        """Sigma per plane in 8-bit codes: the spatial estimate, or TEMPORAL_GAIN times the
-        temporal one where that is larger (module docstring)."""
+    def _estimate(self, planes, key, qp: float | None) -> np.ndarray:
+        """Sigma per plane in 8-bit codes: the largest of the spatial estimate, TEMPORAL_GAIN
+        times the temporal one and the coding error's level from the frame's H.264 ``qp``
+        (module docstring)."""
         k = self.kernels
         spatial = np.array([k.estimate_noise(p, bits=8) for p in planes])
         temporal = None
@@ -218,8 +230,10 @@ class Denoise(TemporalNode):
             flow = devices.cupy().asarray(link[1]) if is_cupy(planes[0]) else link[1]
             temporal = np.array([k.estimate_temporal_noise(p, k.warp(q, flow), bits=8)
                                  for p, q in zip(planes, prev.planes)])
-        self.last_estimate = {"spatial": spatial, "temporal": temporal}
-        return spatial if temporal is None else np.maximum(spatial, TEMPORAL_GAIN * temporal)
+        coding = None if qp is None else CODING_NOISE * 2.0 ** ((qp - 4.0) / 6.0)
+        self.last_estimate = {"spatial": spatial, "temporal": temporal, "coding": coding}
+        sigma = spatial if temporal is None else np.maximum(spatial, TEMPORAL_GAIN * temporal)
+        return sigma if coding is None else np.maximum(sigma, coding)
 
     # -- output: align, fuse, spatial pass ---------------------------------------------------
 
