@@ -66,6 +66,12 @@ Methods:
   hqdn3d ``luma_spatial`` and ``luma_tmp`` (chroma strengths at the filter's default 3/4 of
   luma's); atadenoise the thresholds ``a`` and ``b`` (the same for the three planes) and the
   number of frames ``s``; nlmeans the strength ``s`` (patch 7, research window 15: the defaults).
+- ``bm3d``: the bundled FFmpeg's ``bm3d`` filter (basic estimate, its defaults: block 16, step
+  4, group 1), the ``sigma`` by the sweep (the slow-tuned way below); piped as above.
+- ``spp``, ``pp7``, ``deblock`` (deblocking and deringing, on the ``+crf`` levels only): FFmpeg's
+  ``spp`` (quality 3) and ``pp7`` with the quantiser ``qp`` by the sweep (raw frames carry no
+  QP table, so one ``qp`` serves every frame), and ``deblock`` (strong filter, 8 x 8 blocks)
+  with ``alpha`` and ``beta`` (= ``gamma`` = ``delta``) by the sweep; piped as above.
 - ``opencv``: ``cv2.fastNlMeansDenoisingMulti`` on the Y plane, temporal window 5 (OpenCV needs it
   centred on the frame, so at a sequence's ends it is mirrored: frames -2, -1 are frames 2, 1),
   template window 7, search window 21, ``h`` by the sweep. The chroma planes are passed through
@@ -77,7 +83,8 @@ maximise the mean Y-PSNR on the first ``--tune-frames`` (20) frames of ``--tune-
 with the same noise as the test (so they overlap the test frames: an advantage to the peers): a multiplicative compass search (steps x2, x1.41, x1.19, x1.09; at most 30 settings for
 the FFmpeg temporal filters, 12 for the slow spatial ones), started from a guess scaled with the
 measured Y noise std. nlmeans and OpenCV, which are slow, are scored on two frames in the middle
-of the tuning frames (OpenCV with its temporal window around them). The best setting is then
+of the tuning frames (OpenCV with its temporal window around them), and so are bm3d, spp, pp7
+and deblock. The best setting is then
 used for every sequence. vproc gets no such tuning: it estimates the noise itself
 (``strength: auto``). The chosen settings are printed; ``--json`` has every setting tried.
 atadenoise's threshold ``a`` is capped at 0.3 by the filter itself.
@@ -125,7 +132,13 @@ METHODS = {  # --methods name -> table name
     "atadenoise": "ffmpeg atadenoise",
     "nlmeans": "ffmpeg nlmeans",
     "opencv": "opencv NLM multi",
+    "bm3d": "ffmpeg bm3d",
+    "spp": "ffmpeg spp",
+    "pp7": "ffmpeg pp7",
+    "deblock": "ffmpeg deblock",
 }
+#: Deblocking/deringing peers: run on the ``+crf`` levels only (they undo coding, not noise).
+DEBLOCKERS = ("spp", "pp7", "deblock")
 TEMPORAL_WINDOW, TEMPLATE_WINDOW, SEARCH_WINDOW = 5, 7, 21  # OpenCV
 SLOW_TUNE_FRAMES = 2  # nlmeans and OpenCV are scored on this many frames of the tuning set
 SIZE_720P, SIZE_4K = (1280, 720), (3840, 2160)
@@ -307,7 +320,25 @@ def nlmeans_vf(p: dict) -> str:
     return f"nlmeans=s={p['s']:.4g}"
 
 
-VF = {"hqdn3d": hqdn3d_vf, "atadenoise": atadenoise_vf, "nlmeans": nlmeans_vf}
+def bm3d_vf(p: dict) -> str:
+    return f"bm3d=sigma={p['sigma']:.4g}"
+
+
+def spp_vf(p: dict) -> str:
+    return f"spp=quality=3:qp={round(p['qp'])}"
+
+
+def pp7_vf(p: dict) -> str:
+    return f"pp7=qp={round(p['qp'])}"
+
+
+def deblock_vf(p: dict) -> str:
+    a, b = p["alpha"], p["beta"]
+    return f"deblock=filter=strong:block=8:alpha={a:.3g}:beta={b:.3g}:gamma={b:.3g}:delta={b:.3g}"
+
+
+VF = {"hqdn3d": hqdn3d_vf, "atadenoise": atadenoise_vf, "nlmeans": nlmeans_vf, "bm3d": bm3d_vf,
+      "spp": spp_vf, "pp7": pp7_vf, "deblock": deblock_vf}
 
 
 def run_opencv(frames, h_param: float, indices=None):
@@ -475,6 +506,16 @@ def tune(name: str, frames, refs, sigma_y: float, pix_fmt: str):
         def score(p):
             return mean_psnr_y(run_opencv(frames, p["h"], slow)[0], [refs[i] for i in slow])
         return compass_search(score, {"h": sigma_y}, {"h": (0.5, 100.0)}, max_evals=12)
+    sub, sub_refs = [frames[i] for i in slow], [refs[i] for i in slow]
+    if name in ("bm3d", "spp", "pp7", "deblock"):  # spatial filters: scored on the slow pair of frames
+        start, bounds = {"bm3d": ({"sigma": sigma_y}, {"sigma": (0.5, 60.0)}),
+                         "spp": ({"qp": 20.0}, {"qp": (1.0, 63.0)}),
+                         "pp7": ({"qp": 20.0}, {"qp": (1.0, 63.0)}),
+                         "deblock": ({"alpha": 0.098, "beta": 0.05}, {"alpha": (0.001, 1.0), "beta": (0.001, 1.0)})}[name]
+
+        def score(p):
+            return mean_psnr_y(ffmpeg_filter(sub, VF[name](p), pix_fmt)[0], sub_refs)
+        return compass_search(score, start, bounds, max_evals=12)
     raise ValueError(name)
 
 
@@ -584,11 +625,13 @@ def main() -> None:
         "levels": {},
     }
     for level in levels:
+        coded = parse_level(level)[1] is not None
+        level_peers = [m for m in peers if coded or m not in DEBLOCKERS]
         data = {seq: degraded(c, level, rng_for(args.seed, seq, level), args.pix_fmt) for seq, c in clean.items()}
         tune_data = degraded(tune_clean, level, rng_for(args.seed, args.tune_seq, level), args.pix_fmt)
         sigma_y = y_noise_std(tune_data, tune_refs)
         tuning, settings = {}, {"vproc": None}
-        for m in peers:
+        for m in level_peers:
             t0 = time.perf_counter()
             best, best_psnr, hist = tune(m, tune_data, tune_refs, sigma_y, args.pix_fmt)
             tuning[m] = {"best": best, "psnr_y": best_psnr, "evaluations": len(hist), "history": hist,
@@ -596,7 +639,7 @@ def main() -> None:
             settings[m] = best
         results = {"noisy input": evaluate(lambda fs: (fs, 0.0), data, refs)}
         results["noisy input"]["fps"] = None
-        for m in methods:
+        for m in [m for m in methods if m == "vproc" or m in level_peers]:
             results[METHODS[m]] = evaluate(method_runner(m, settings[m], args.pix_fmt), data, refs)
             results[METHODS[m]]["setting"] = setting_text(m, settings[m])
         report["levels"][level] = {
@@ -660,7 +703,7 @@ def print_targets(report: dict, methods: list[str]) -> None:
     for level, rep in report["levels"].items():
         res = rep["results"]
         v = res[METHODS["vproc"]]["psnr_y"]
-        peers = {METHODS[m]: res[METHODS[m]]["psnr_y"] for m in methods if m != "vproc"}
+        peers = {METHODS[m]: res[METHODS[m]]["psnr_y"] for m in methods if m != "vproc" and METHODS[m] in res}
         if not peers:
             continue
         best = max(peers, key=peers.get)
