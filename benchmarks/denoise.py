@@ -228,7 +228,7 @@ def through_x264(frames: list[tuple[np.ndarray, ...]], pix_fmt: str, crf: int) -
                        input=b"".join(p.tobytes() for f in frames for p in f), capture_output=True, check=True)
         got = Coded()
         got.qp = []
-        with Source(str(coded)) as src:
+        with Source(str(coded), reads_meta=("h264_qp",)) as src:
             for item in src.items():
                 if isinstance(item, Frame):
                     got.append(tuple(np.array(p) for p in item.planes))

@@ -75,6 +75,12 @@ class Graph:
     device: str = "auto"
     name: str = "<graph>"
 
+    def reads_meta(self) -> frozenset[str]:
+        """The decoder side information (Frame.meta keys) the graph's nodes read (Node.reads_meta)."""
+        from . import registry
+
+        return frozenset(key for n in self.nodes.values() for key in registry.get(n.type).reads_meta)
+
     def consumers(self, node_id: str) -> list[str]:
         """Ids of the nodes that take ``node_id`` as an input (in graph order)."""
         return [n.id for n in self.nodes.values() if node_id in n.inputs]

@@ -74,6 +74,9 @@ class Node(abc.ABC):
     devices: ClassVar[tuple[str, ...]] = ("cpu",)
     latency: int = 0
     warmup: int = 0
+    #: Decoder side information this kind reads from Frame.meta (e.g. "h264_qp"): the source
+    #: exports it only when a node of the graph asks, as it costs decoding time.
+    reads_meta: ClassVar[tuple[str, ...]] = ()
     # The Frame.meta keys this kind fills that the sidecar (output.skeleton) writes, e.g. "people".
     sidecar_keys: ClassVar[tuple[str, ...]] = ()
     #: The pixel formats this kind takes on every input, on every device; None: any. Inputs in

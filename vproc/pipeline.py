@@ -62,7 +62,8 @@ def run(graph: Graph | str | Path, input: str, output: str, *, sets: list[str] |
                           overwrite=overwrite, **options)
     sink = Output(output, graph.output, input=input, overwrite=overwrite).sink()  # checks before decoding
     source = Source(input, on_error=on_error, autorotate=autorotate, video_stream=video_stream,
-                    audio=graph.output.audio != "none", subtitles=graph.output.subtitles != "none")
+                    audio=graph.output.audio != "none", subtitles=graph.output.subtitles != "none",
+                    reads_meta=graph.reads_meta())
     if trim is not None:
         from .io.trim import Trimmed
 

@@ -248,3 +248,10 @@ def test_an_h264_frames_quantiser_sets_a_floor_under_sigma():
     plain = make()
     run(plain, clean)
     assert plain.last_estimate["coding"] is None and plain.last["sigma"][0] < floor / 2
+
+
+def test_a_graph_with_denoise_asks_the_source_for_the_quantisers():
+    from vproc.pipeline import transcode_graph
+
+    assert transcode_graph(denoise=True).reads_meta() == {"h264_qp"}
+    assert transcode_graph().reads_meta() == frozenset()  # passthrough: nothing exported, no cost

@@ -186,10 +186,11 @@ class _SegmentSource:
     seek land after it (an imprecise index), it decodes from the start of the file instead.
     """
 
-    def __init__(self, input: str, plan: Plan, from_pts: int | None, to_pts: int | None, on_error: str):
+    def __init__(self, input: str, plan: Plan, from_pts: int | None, to_pts: int | None, on_error: str,
+                 reads_meta=()):
         from ..io.source import Source
 
-        self._open = lambda: Source(input, on_error=on_error, audio=False, subtitles=False)
+        self._open = lambda: Source(input, on_error=on_error, audio=False, subtitles=False, reads_meta=reads_meta)
         self.src = self._open()
         self.info = self.src.info
         self.passthrough: list = []
@@ -314,7 +315,7 @@ def run_segment(graph: Graph, input: str, seg: int, plan: Plan, out_path: str | 
     else:  # the whole stream as it decodes
         from_pts = to_pts = None
         sink = _SegmentSink(FFmpegSink(str(out_path), segment_options(graph)), None, None)
-    source = _SegmentSource(input, plan, from_pts, to_pts, on_error)
+    source = _SegmentSource(input, plan, from_pts, to_pts, on_error, graph.reads_meta())
     expected = plan.count(seg)
 
     def report(done: int, total: int | None) -> None:

@@ -39,7 +39,7 @@ import dataclasses
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -98,7 +98,7 @@ class Source:
 
     def __init__(self, url: str, *, on_error: str = "stop", options: dict[str, str] | None = None,
                  audio: bool = True, subtitles: bool = True, live: bool = False, autorotate: bool = True,
-                 video_stream: int | None = None):
+                 video_stream: int | None = None, reads_meta: Iterable[str] = ()):
         """``video_stream``: the index of the video stream to process (``ffmpeg -map 0:N``);
         default: FFmpeg's choice (the default-disposition, then the largest, never cover art).
         The sink copies the others (``FFmpegSink.attach_source``).
@@ -111,7 +111,12 @@ class Source:
         previous one is passed on instead of dropped as a duplicate (a stream republished on the
         same connection starts its clock again; the live source puts it on its own timeline), no
         timestamp look-ahead, and slice threads only in the decoder (frame threads hold frames
-        back, one per thread)."""
+        back, one per thread).
+
+        ``reads_meta``: the decoder side information the graph's nodes read (Graph.reads_meta):
+        ``"h264_qp"`` has an 8-bit H.264 decoder export each frame's quantisers, their mean put
+        in ``Frame.meta["h264_qp"]``."""
+        self._reads_meta = frozenset(reads_meta)
         self.live = live
         self.autorotate = autorotate
         if on_error not in ("stop", "skip"):
@@ -157,9 +162,10 @@ class Source:
         # Files: frame + slice threads. Live: slice threads only (see live above).
         self.video.thread_type = "SLICE" if self.live else "AUTO"
         cc = best.codec_context
-        # 8-bit H.264: the decoder exports each frame's quantisers, which Frame.meta["h264_qp"]
-        # carries to the nodes (denoise takes the coding error's level from it).
-        self._export_qp = cc.name == "h264" and cc.format is not None and cc.format.name in _QP_FORMATS
+        # 8-bit H.264, when a node reads it: the decoder exports each frame's quantisers, which
+        # Frame.meta["h264_qp"] carries to the nodes (denoise takes the coding error from it).
+        self._export_qp = ("h264_qp" in self._reads_meta and cc.name == "h264" and cc.format is not None
+                           and cc.format.name in _QP_FORMATS)
         if self._export_qp:
             cc.options = {**cc.options, "export_side_data": "venc_params"}
         if not cc.width or not cc.height or cc.format is None:

@@ -96,7 +96,8 @@ def run_live(graph: Graph, input: str, output: str, options: LiveOptions = LiveO
     try:
         source = LiveSource(input, listen=options.listen, realtime=options.realtime, audio=graph.output.audio != "none",
                             max_latency=max_latency, reconnect_max=options.reconnect_max,
-                            connect_timeout=options.connect_timeout, slate=options.slate, stats=stats)
+                            connect_timeout=options.connect_timeout, slate=options.slate, stats=stats,
+                            reads_meta=graph.reads_meta())
     except BaseException:
         reporter.stop()
         raise

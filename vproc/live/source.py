@@ -176,7 +176,8 @@ class LiveSource:
     def __init__(self, url: str, *, listen: bool = False, realtime: bool = False, audio: bool = True,
                  max_latency: float = 0.5, stall_timeout: float = 2.0, gap: float = 0.5,
                  reconnect_max: float = 0.5, connect_timeout: float = 30.0, slate: str | None = None,
-                 stats: LiveStats | None = None):
+                 stats: LiveStats | None = None, reads_meta=()):
+        self.reads_meta = tuple(reads_meta)  # (Source's: decoder side information the nodes read)
         self.url = str(url)
         self.is_file = "://" not in self.url
         self.listen = listen
@@ -220,7 +221,7 @@ class LiveSource:
         while not self._stop.is_set():
             try:
                 return Source(self.url, on_error="skip", options=dict(self._options), audio=self.audio,
-                              subtitles=False, live=True)
+                              subtitles=False, live=True, reads_meta=self.reads_meta)
             except MediaError as exc:
                 # A protocol this FFmpeg build lacks will not appear by waiting.
                 if self.is_file or "Protocol not found" in str(exc) or (

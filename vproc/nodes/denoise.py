@@ -135,6 +135,7 @@ class Denoise(TemporalNode):
 
     Params = DenoiseParams
     devices = ("cpu", "cuda")
+    reads_meta = ("h264_qp",)
     # Planes are filtered one by one, so any planar layout works; the negotiated conversion
     # (Node.preferred_format: FFmpeg's nearest) keeps family, chroma and depth. For packed RGB
     # that is gbrp, not yuv444p: a lossless reordering of the same samples (no RGB -> YUV -> RGB
