@@ -39,21 +39,26 @@ to frame, correlated or not; skipped across a scene cut, where FlowWindow's mism
 temporal one: the fusion's patch distances of correlated noise spread wider than those of white
 noise of the same variance (fewer independent samples per patch), and the 3 x 3 Wiener pass sees
 less of it, so both need a larger sigma to act on it; the gain also undoes the temporal
-estimate's bias on moving white noise (up to -15 %, bilinear alignment). Measured on street
-clips that are not Vid4 (tests/nodes/test_denoise.py keeps the cases), sigma times 1.2 to 1.5
-is where PSNR peaks for white, Poisson-Gaussian and correlated noise alike. Frames decoded from 8-bit H.264 also carry their quantiser (the source has the decoder export
-it: ``Frame.meta["h264_qp"]``, the mean over the macroblocks), and sigma is at least
-``CODING_NOISE`` times its quantiser step ``2 ** ((QP - 4) / 6)``: what the codec did to the
-picture is error the estimates cannot see (a codec keeps noise partly as a pattern that stays
-from frame to frame where it skips blocks, and flattens it elsewhere), and the fusion and the
-Wiener pass reduce it too. Measured on the same street clips through libx264 (QP about 28, 33
-and 39 at crf 23, 28 and 33): PSNR peaks near sigma 4 at crf 28 and 33 on clean and on noisy
-input, and the estimates alone gave 0.1 to 2 there (+0.9 dB where sigma 9 gave +2.5 on noisy
-input, none on clean); 0.12 puts sigma at about 2, 3.4 and 7 for crf 23, 28 and 33. Estimates are taken
-on the first two frames (the first temporal one replaces the first frame's spatial-only value,
-before that frame is output) and every ``ESTIMATE_EVERY``-th frame after, and the variance is
-smoothed over time with an exponential moving average of time constant ``NOISE_SMOOTHING``
-seconds of frame time, so a single odd frame does not change the filtering. A number sets sigma directly, in 8-bit code values for every
+estimate's bias on moving white noise (up to -15 %, bilinear alignment). Measured on two clips
+that are not Vid4 (openpose's street video area-downscaled to 640x360, and vtest, 16 frames
+each, with fixed strengths swept): PSNR peaks at 1.2 to 1.6 times the true sigma for white,
+Poisson-Gaussian and correlated noise alike.
+
+Frames decoded from 8-bit H.264 also carry their quantiser (the source has the decoder export
+it when a node reads it, ``Node.reads_meta``: ``Frame.meta["h264_qp"]``, the mean over the
+macroblocks), and sigma is at least ``CODING_NOISE`` times its quantiser step
+``2 ** ((QP - 4) / 6)``: a codec keeps noise partly as a pattern that stays from frame to frame
+where it skips blocks and flattens it elsewhere, so the estimates see little of what it left,
+and the fusion and the Wiener pass reduce that error too. Measured on the same two clips
+through libx264 (QP about 28, 33 and 39 at crf 23, 28 and 33): PSNR peaks near sigma 4 at crf
+28 and 33, clean or noisy before encoding, where the estimates alone gave 0.1 to 2; 0.12 puts
+the floor at about 2, 3.4 and 7 for crf 23, 28 and 33 (+0.1 to +1.1 dB, never worse).
+
+Estimates are taken on the first two frames (the first temporal one replaces the first frame's
+spatial-only value, before that frame is output) and every ``ESTIMATE_EVERY``-th frame after,
+and the variance is smoothed over time with an exponential moving average of time constant
+``NOISE_SMOOTHING`` seconds of frame time, so a single odd frame does not change the
+filtering. A number sets sigma directly, in 8-bit code values for every
 plane (scaled for deeper formats: 10 means 40 at 10 bits).
 
 Formats: planar 8- and 16-bit (``yuv420p``, ``yuv422p``, ``yuv444p``, their ``10le`` forms,
