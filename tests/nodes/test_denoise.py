@@ -12,7 +12,9 @@ import pytest
 import vproc
 from vproc.errors import ConfigError
 from vproc.frame import Frame, StreamInfo
-from vproc.nodes.denoise import CODING_NOISE, TEMPORAL_GAIN, Denoise, DenoiseParams
+from vproc.nodes.denoise import (
+    CODING_NOISE, TEMPORAL_GAIN, WIENER, WIENER_CORRELATED, Denoise, DenoiseParams,
+)
 from vproc.params import build_params
 
 from .. import media
@@ -71,6 +73,7 @@ def test_estimates_the_noise_within_15_percent():
     assert 0.8 * 10.0 < temporal[1] < 1.05 * 10.0
     sigma = node.last["sigma"]
     assert sigma[0] == pytest.approx(max(spatial[0], TEMPORAL_GAIN * temporal[0]), rel=0.05)
+    assert node.last["wiener"] == [WIENER] * 3  # white noise: the 3 x 3 Wiener pass
 
 
 def correlated_clip(n: int, std: float, *, blur: float = 0.8, step: float = 1.5, cut: int | None = None):
@@ -106,6 +109,7 @@ def test_denoises_spatially_correlated_noise():
     assert node.last_estimate["spatial"][0] < 0.4 * 8.0
     assert node.last_estimate["temporal"][0] == pytest.approx(8.0, rel=0.15)
     assert sigmas[0] == pytest.approx(sigmas[-1], rel=0.15) and sigmas[0] > 8.0  # frame 0 got it too
+    assert node.last["wiener"] == [WIENER_CORRELATED] * 3  # correlated: a wider Wiener window
     before = np.mean([media.psnr(n[0], c[0]) for n, c in zip(noisy, clean)])
     after = np.mean([media.psnr(o.planes[0], c[0]) for o, c in zip(out, clean)])
     assert after > before + 4.0, (before, after)

@@ -54,6 +54,13 @@ through libx264 (QP about 28, 33 and 39 at crf 23, 28 and 33): PSNR peaks near s
 28 and 33, clean or noisy before encoding, where the estimates alone gave 0.1 to 2; 0.12 puts
 the floor at about 2, 3.4 and 7 for crf 23, 28 and 33 (+0.1 to +1.1 dB, never worse).
 
+The two estimates also tell white noise from correlated noise: on white noise the spatial one
+is about the temporal one (1.0 to 1.2 times), on correlated noise a fraction of it (0.2 on the
+clips above, through a codec too). Below ``CORRELATED_RATIO`` the plane's Wiener pass averages
+over ``WIENER_CORRELATED`` (5 x 5) instead of 3 x 3 windows: a 3 x 3 mean of correlated noise
+keeps most of it. Measured on the same clips: +0.5 and +0.1 dB on correlated noise (+0.4 and
++0.1 through x264 crf 23), where 5 x 5 on white noise loses 0.3 to 0.6 dB, hence not always.
+
 Estimates are taken on the first two frames (the first temporal one replaces the first frame's
 spatial-only value, before that frame is output) and every ``ESTIMATE_EVERY``-th frame after,
 and the variance is smoothed over time with an exponential moving average of time constant
@@ -97,8 +104,12 @@ CODING_NOISE = 0.12
 #: No temporal estimate where more than this fraction of the frame is not explained by the one
 #: before it (FlowWindow.mismatch): a scene cut, whose difference is not noise.
 CUT_MISMATCH = 0.3
-#: Window size of the Wiener pass (the temporal weights use 3 x 3 patches).
+#: Window size of the Wiener pass (the temporal weights use 3 x 3 patches) ...
 WIENER = 3
+#: ... and on a plane whose noise is spatially correlated: its spatial estimate below
+#: CORRELATED_RATIO times its temporal one (module docstring).
+WIENER_CORRELATED = 5
+CORRELATED_RATIO = 0.5
 #: Smallest sigma used (in [0, 1] units; a tenth of an 8-bit code): clean input stays as it is.
 MIN_SIGMA = 0.1 / 255.0
 
@@ -125,13 +136,15 @@ class DenoiseParams:
 
 
 class _Record:
-    """What the node keeps of one held frame: float planes and the noise variance per plane."""
+    """What the node keeps of one held frame: float planes, and per plane the noise variance and
+    the Wiener window used for it."""
 
-    __slots__ = ("planes", "var")
+    __slots__ = ("planes", "var", "wiener")
 
-    def __init__(self, planes, var):
+    def __init__(self, planes, var, wiener):
         self.planes = planes  # float32 planes in [0, 1] on the node's device
         self.var = var  # noise variance per plane used for this frame
+        self.wiener = wiener  # Wiener window per plane
 
 
 @register("denoise")
@@ -177,6 +190,7 @@ class Denoise(TemporalNode):
         self.motion.reset()
         self._var = TimeEMA(NOISE_SMOOTHING)  # smoothed noise variance per plane
         self._seen = 0
+        self._wiener = [WIENER] * len(self.shapes)  # per plane, from the last temporal estimate
         #: The last estimate's parts (``strength: auto``), for tests and diagnostics: sigma
         #: per plane in 8-bit codes, ``temporal`` None where there was no frame before it.
         self.last_estimate: dict = {"spatial": None, "temporal": None, "coding": None}
@@ -190,7 +204,8 @@ class Denoise(TemporalNode):
         xp = np if frame.device == "cpu" else devices.cupy()
         planes = [xp.multiply(p, np.float32(1.0 / self.scale), dtype=np.float32) for p in frame.planes]
         self.motion.add(id(frame), planes[0])
-        self._records[id(frame)] = _Record(planes, self._noise(planes, frame))
+        var = self._noise(planes, frame)
+        self._records[id(frame)] = _Record(planes, var, tuple(self._wiener))
         out = super().process(frame)
         held = {id(f) for f in self._held}
         for key in [k for k in self._records if k not in held]:
@@ -216,7 +231,7 @@ class Denoise(TemporalNode):
             self._var.update((sigma / 255.0) ** 2, frame.time)
             if first_pair:
                 for rec in self._records.values():  # not output yet: latency is radius >= 1 frames
-                    rec.var = self._floored()
+                    rec.var, rec.wiener = self._floored(), tuple(self._wiener)
         self._seen += 1
         return self._floored()
 
@@ -238,6 +253,8 @@ class Denoise(TemporalNode):
                                  for p, q in zip(planes, prev.planes)])
         coding = None if qp is None else CODING_NOISE * 2.0 ** ((qp - 4.0) / 6.0)
         self.last_estimate = {"spatial": spatial, "temporal": temporal, "coding": coding}
+        if temporal is not None:
+            self._wiener = [WIENER_CORRELATED if sp < CORRELATED_RATIO * t else WIENER for sp, t in zip(spatial, temporal)]
         sigma = spatial if temporal is None else np.maximum(spatial, TEMPORAL_GAIN * temporal)
         return sigma if coding is None else np.maximum(sigma, coding)
 
@@ -251,12 +268,13 @@ class Denoise(TemporalNode):
         # The warp resamples the guide-size flows to each plane's size itself.
         fields = [flow if xp is np else xp.asarray(flow) for _, flow in flows]
         others = [o for o, _ in flows]
-        out = [self._plane(xp, i, plane, shape, others, fields, rec.var[i])
+        out = [self._plane(xp, i, plane, shape, others, fields, rec.var[i], rec.wiener[i])
                for i, (plane, shape) in enumerate(zip(rec.planes, self.shapes))]
-        self.last = {"sigma": [math.sqrt(v) * 255.0 for v in rec.var], "neighbours": len(flows)}
+        self.last = {"sigma": [math.sqrt(v) * 255.0 for v in rec.var], "neighbours": len(flows),
+                     "wiener": list(rec.wiener)}
         return [center.with_data(tuple(out) if len(out) > 1 else out[0])]
 
-    def _plane(self, xp, i, plane, shape, others, flows, var):
+    def _plane(self, xp, i, plane, shape, others, flows, var, wiener):
         k = self.kernels
         dtype = self.fmt.dtype
         if flows:
@@ -267,7 +285,7 @@ class Denoise(TemporalNode):
         else:  # a clip of one frame: nothing to fuse
             fused, resid = plane, xp.full(shape, var, np.float32)
         if self.params.spatial:
-            mean, local_var = k.local_mean_var(fused, WIENER)
+            mean, local_var = k.local_mean_var(fused, wiener)
             fused = k.wiener_shrink(fused, mean, local_var, resid, out=fused if flows else None)
         if flows or self.params.spatial:  # step 5: the frame's mean brightness kept (no device sync)
             fused += plane.mean() - fused.mean()
