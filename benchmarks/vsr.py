@@ -754,16 +754,7 @@ def main() -> None:
                              "methods": methods, "vsr_format": args.vsr_format, "cpu_cores": os.cpu_count(),
                              "load_average_1min_at_start": load}}
         report.update(compressed(args, methods, unavailable, gt, lr, s))
-        print("\ntargets (issue 16):")
-        for t in report["targets"]:
-            verdict = "not checked" if t["met"] is None else "met" if t["met"] else "NOT met"
-            print(f"- {t['target']}: {verdict} ({t['value']})")
-        report["seconds"] = time.perf_counter() - t_start
-        print(f"\nrun time {report['seconds']:.0f} s")
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(report, indent=1))
-            print(f"numbers: {args.json}")
+        finish(report, "issue 16", t_start, args.json)
         return
 
     results = run_methods(methods, lr, gt, s, args.vsr_format, unavailable)
@@ -792,16 +783,21 @@ def main() -> None:
     full = not args.frames or all(len(fs) == len(list((DATA / "Vid4" / "GT" / q).glob("Frame *.png")))
                                   for q, fs in gt.items())
     report["targets"] = targets(report, full, s)
-    print("\ntargets (issue 5):")
+    finish(report, "issue 5", t_start, args.json)
+
+
+def finish(report: dict, issue: str, t_start: float, json_path: Path | None) -> None:
+    """Print the targets and the run time; write every number to ``json_path`` if given."""
+    print(f"\ntargets ({issue}):")
     for t in report["targets"]:
         verdict = "not checked" if t["met"] is None else "met" if t["met"] else "NOT met"
         print(f"- {t['target']}: {verdict} ({t['value']})")
     report["seconds"] = time.perf_counter() - t_start
     print(f"\nrun time {report['seconds']:.0f} s")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1))
-        print(f"numbers: {args.json}")
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=1))
+        print(f"numbers: {json_path}")
 
 
 if __name__ == "__main__":
