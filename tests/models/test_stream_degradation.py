@@ -3,6 +3,7 @@ the coded pool training draws from, and the ``vsr`` node's choice of weights by 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -80,8 +81,8 @@ def test_stream_training_draws_crops_from_a_coded_pool_and_starts_from_init(tmp_
                           codecs="x264:1")
     training.train(2, "bi", 1, None, tmp_path / "clean.pt", 7, settings=s, images=_tiny_images())
     seen = []
-    summary = training.train(2, "stream", 2, None, tmp_path / "stream.pt", 7, settings=s.__class__(
-        **{**s.__dict__, "init": str(tmp_path / "clean.pt")}), images=_tiny_images(),
+    summary = training.train(2, "stream", 2, None, tmp_path / "stream.pt", 7, settings=dataclasses.replace(
+        s, init=str(tmp_path / "clean.pt")), images=_tiny_images(),
         pool_report=lambda done, total: seen.append((done, total)))
     assert seen == [(1, 3), (2, 3), (3, 3)]
     assert summary["data"]["sources"] == {"memory": 2, "pool": 3, "pool x264": 3}

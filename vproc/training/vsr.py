@@ -59,7 +59,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -256,13 +256,16 @@ def video_clip(frames: list[np.ndarray], s: Settings, rng: np.random.Generator) 
 
 def augment(clip: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Random horizontal and vertical flips and transposition of a clip ``(T, H, W)`` (all its frames alike)."""
-    if rng.random() < 0.5:
-        clip = clip[:, :, ::-1]
-    if rng.random() < 0.5:
-        clip = clip[:, ::-1]
-    if rng.random() < 0.5:
-        clip = clip.transpose(0, 2, 1)
-    return np.ascontiguousarray(clip)
+    return _flipped([clip], rng)[0]
+
+
+def _flipped(arrays: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """The same random horizontal flip, vertical flip and transposition (three draws, each half
+    the time) of every array, on its last two axes; contiguous copies."""
+    for op in (lambda a: np.flip(a, -1), lambda a: np.flip(a, -2), lambda a: np.swapaxes(a, -1, -2)):
+        if rng.random() < 0.5:
+            arrays = [op(a) for a in arrays]
+    return [np.ascontiguousarray(a) for a in arrays]
 
 
 def make_pair(clips: np.ndarray, s: Settings) -> tuple[torch.Tensor, torch.Tensor]:
@@ -276,13 +279,8 @@ def make_pair(clips: np.ndarray, s: Settings) -> tuple[torch.Tensor, torch.Tenso
 
 def augment_pair(lr: np.ndarray, hr: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """:func:`augment` applied alike to an LR clip ``(T, h, w)`` and its HR frame ``(H, W)``."""
-    if rng.random() < 0.5:
-        lr, hr = lr[:, :, ::-1], hr[:, ::-1]
-    if rng.random() < 0.5:
-        lr, hr = lr[:, ::-1], hr[::-1]
-    if rng.random() < 0.5:
-        lr, hr = lr.transpose(0, 2, 1), hr.T
-    return np.ascontiguousarray(lr), np.ascontiguousarray(hr)
+    lr, hr = _flipped([lr, hr], rng)
+    return lr, hr
 
 
 class CodedPool:
@@ -291,8 +289,6 @@ class CodedPool:
 
     def __init__(self, sample: Callable, s: Settings, rng: np.random.Generator,
                  report: Callable[[int, int], None] | None = None):
-        from dataclasses import replace
-
         mix = s.codec_mix()
         available = mix.available()
         wide = replace(s, radius=(s.pool_frames - 1) // 2, causal=False, lr_crop=s.pool_lr)
